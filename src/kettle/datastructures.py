@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, TypeVar, overload
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import SplitResult, urlsplit
 
 __all__ = ["URL", "Address", "Headers", "MultiDict", "MutableHeaders", "State"]
@@ -288,14 +288,7 @@ class URL(str):
         """The query string without the ``?``."""
         return self._parts.query
 
-    @overload
-    def replace(self, old: str, new: str, count: int = -1, /) -> str: ...
-    @overload
-    def replace(self, /, **parts: str) -> URL: ...
-
-    def replace(self, *args: Any, **parts: str) -> str:  # type: ignore[override]
-        """With keywords (``scheme``, ``netloc``, ``path``, ``query``, ``fragment``): a
-        new URL with those parts swapped; with positional arguments: ``str.replace``."""
-        if args:
-            return str.replace(self, *args)
+    def with_parts(self, **parts: str) -> URL:
+        """A new URL with some parts swapped: ``scheme``, ``netloc``, ``path``, ``query``,
+        ``fragment``."""
         return URL(self._parts._replace(**parts).geturl())

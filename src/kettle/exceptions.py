@@ -66,25 +66,32 @@ class HTTPError(Exception):
         return f"{type(self).__name__}(status={self.status}, detail={self.detail!r})"
 
 
-class BadRequest(HTTPError):
+class _FixedStatus(HTTPError):
+    """An HTTP error whose class fixes the status: ``NotFound("no such user")``."""
+
+    def __init__(self, detail: str | None = None, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(None, detail, headers)
+
+
+class BadRequest(_FixedStatus):
     """400: the request is malformed (bad JSON, bad escapes, a bad header)."""
 
     status = 400
 
 
-class Unauthorized(HTTPError):
+class Unauthorized(_FixedStatus):
     """401: authentication is required."""
 
     status = 401
 
 
-class Forbidden(HTTPError):
+class Forbidden(_FixedStatus):
     """403: the client may not do this."""
 
     status = 403
 
 
-class NotFound(HTTPError):
+class NotFound(_FixedStatus):
     """404: no route matches the path."""
 
     status = 404
@@ -100,79 +107,79 @@ class MethodNotAllowed(HTTPError):
         super().__init__(None, detail, {"allow": ", ".join(self.allowed)})
 
 
-class NotAcceptable(HTTPError):
+class NotAcceptable(_FixedStatus):
     """406: no representation matches the ``Accept`` header."""
 
     status = 406
 
 
-class RequestTimeout(HTTPError):
+class RequestTimeout(_FixedStatus):
     """408: the client was too slow sending the body."""
 
     status = 408
 
 
-class Conflict(HTTPError):
+class Conflict(_FixedStatus):
     """409: the request conflicts with the current state."""
 
     status = 409
 
 
-class PayloadTooLarge(HTTPError):
+class PayloadTooLarge(_FixedStatus):
     """413: the body (or a part of a form) is over its limit."""
 
     status = 413
 
 
-class URITooLong(HTTPError):
+class URITooLong(_FixedStatus):
     """414: the path or query string is over its limit."""
 
     status = 414
 
 
-class UnsupportedMediaType(HTTPError):
+class UnsupportedMediaType(_FixedStatus):
     """415: the body's content type is not the one the handler reads."""
 
     status = 415
 
 
-class UnprocessableEntity(HTTPError):
+class UnprocessableEntity(_FixedStatus):
     """422: the body is well-formed but does not validate."""
 
     status = 422
 
 
-class TooManyRequests(HTTPError):
+class TooManyRequests(_FixedStatus):
     """429: a rate limit was hit."""
 
     status = 429
 
 
-class RequestHeaderFieldsTooLarge(HTTPError):
+class RequestHeaderFieldsTooLarge(_FixedStatus):
     """431: too many or too large request headers."""
 
     status = 431
 
 
-class InternalServerError(HTTPError):
+class InternalServerError(_FixedStatus):
     """500: an unexpected error; the detail never reaches the client outside debug."""
 
     status = 500
 
 
-class NotImplementedHTTP(HTTPError):
+class NotImplementedHTTP(_FixedStatus):
     """501: the method is not one kettle knows."""
 
     status = 501
 
 
-class ServiceUnavailable(HTTPError):
+class ServiceUnavailable(_FixedStatus):
     """503: the server is overloaded or shutting down."""
 
     status = 503
 
 
-_BY_STATUS: dict[int, type[HTTPError]] = {
+_BY_STATUS: dict[int, type[_FixedStatus]] = {
     cls.status: cls
     for cls in (
         BadRequest,
@@ -208,7 +215,7 @@ def abort(
     cls = _BY_STATUS.get(status)
     if cls is None:
         raise HTTPError(status, detail, headers)
-    raise cls(None, detail, headers)
+    raise cls(detail, headers)
 
 
 class ClientDisconnect(Exception):

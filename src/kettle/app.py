@@ -1,0 +1,282 @@
+"""Kettle: the application — registration (inherited from Router), finalize and dispatch."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import quote
+
+from ._compiler import Compiler, Endpoint, PathEntry
+from ._trie import PathTable
+from .config import Config
+from .converters import Converter, default_converters
+from .datastructures import State
+from .exceptions import BadRequest, NotFound, SetupError, URITooLong
+from .handlers import ThreadRunner, describe, is_async_callable
+from .routing import RouteInfo, Router
+from .servers.asgi import ASGIApp
+from .urls import UrlRule, build_url
+
+if TYPE_CHECKING:
+    from .requests import Request
+    from .testing import AsyncTestClient, TestClient
+
+__all__ = ["Kettle"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+LifespanFactory = Callable[["Kettle"], contextlib.AbstractAsyncContextManager[Any]]
+_SAFE_REDIRECT_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Kettle(ASGIApp, Router):
+    """A kettle application: an ASGI app and the root :class:`Router`.
+
+    ``Kettle(__name__)`` reads ``KETTLE_*`` environment variables into :attr:`config`;
+    ``config=`` and ``debug=`` override them. Register routes, middleware and routers, then
+    serve it with any ASGI server (``kettle run module:app``). The app compiles itself on
+    the first request (or :meth:`finalize`); registering anything after that is an error.
+    """
+
+    def __init__(
+        self,
+        import_name: str = "__main__",
+        *,
+        config: Mapping[str, Any] | None = None,
+        debug: bool | None = None,
+    ) -> None:
+        super().__init__(name=None)
+        self.import_name = import_name
+        self.config = Config()
+        self.config.from_env()
+        if config:
+            self.config.from_mapping(config)
+        if debug is not None:
+            self.config["DEBUG"] = debug
+        #: App-wide state shared by all requests (connections, clients, caches).
+        self.state = State()
+        #: Converters available to path patterns by name; extend with :meth:`add_converter`.
+        self.converters: dict[str, type[Converter]] = default_converters()
+        self._startup: list[Callable[[], Any]] = []
+        self._shutdown: list[Callable[[], Any]] = []
+        self._lifespans: list[LifespanFactory] = []
+        self._exit_stack: contextlib.AsyncExitStack | None = None
+        self._lock = threading.Lock()
+        self._finalized = False
+        self._runner = ThreadRunner(1)
+        self._static: dict[str, PathEntry] = {}
+        self._table: PathTable[PathEntry] = PathTable()
+        self._names: dict[str, list[UrlRule]] = {}
+        self._fallbacks: list[tuple[str, Endpoint, Endpoint]] = []
+        self._mounted: list[tuple[str, Endpoint]] = []
+        self._infos: list[RouteInfo] = []
+        self._max_path = 0
+        self._strict_slashes = False
+
+    @property
+    def debug(self) -> bool:
+        """Whether debug mode is on (tracebacks in error pages, an ephemeral secret key)."""
+        return bool(self.config["DEBUG"])
+
+    # -- registration that only the app has --------------------------------------------
+
+    def add_converter(self, name: str, converter: type[Converter]) -> None:
+        """Make ``<name:param>`` available in path patterns."""
+        self._check_open(f"add converter {name!r}")
+        if not (isinstance(converter, type) and issubclass(converter, Converter)):
+            raise SetupError(f"converter {name!r} must be a Converter subclass")
+        self.converters[name] = converter
+
+    def on_startup(self, hook: F) -> F:
+        """Run ``hook()`` (sync or async) when the server starts, before any request."""
+        self._check_open("add a startup hook")
+        self._startup.append(hook)
+        return hook
+
+    def on_shutdown(self, hook: F) -> F:
+        """Run ``hook()`` when the server shuts down."""
+        self._check_open("add a shutdown hook")
+        self._shutdown.append(hook)
+        return hook
+
+    def lifespan(self, factory: LifespanFactory) -> LifespanFactory:
+        """Enter ``factory(app)``, an async context manager, for the life of the server."""
+        self._check_open("add a lifespan")
+        self._lifespans.append(factory)
+        return factory
+
+    # -- finalize ----------------------------------------------------------------------
+
+    def finalize(self) -> None:
+        """Compile routes, chains and call plans; called on the first request if not before.
+
+        Configuration errors (a missing ``SECRET_KEY`` in production, a bad size, a handler
+        parameter nothing supplies, conflicting routes) surface here, not per request.
+        """
+        with self._lock:
+            if self._finalized:
+                return
+            self.config.validate()
+            self.config.resolve_secret_key()
+            runner = ThreadRunner(self.config["THREAD_POOL_SIZE"])
+            compiler = Compiler(self, runner, self.converters)
+            compiler.run()
+            self._runner = runner
+            self._table = compiler.table
+            self._static = compiler.table.static
+            self._names = compiler.names
+            self._fallbacks = compiler.fallbacks
+            self._mounted = compiler.mounts
+            self._infos = [RouteInfo(*info) for info in compiler.infos]
+            self._max_path = self.config["MAX_PATH_LENGTH"]
+            self._strict_slashes = bool(self.config["STRICT_SLASHES"])
+            self._finalized = True
+
+    def iter_routes(self) -> list[RouteInfo]:
+        """The route table: methods, full path, name and handler of every route."""
+        self.finalize()
+        return list(self._infos)
+
+    # -- dispatch (sans-IO) --------------------------------------------------------------
+
+    def match(self, req: Request) -> Endpoint:
+        """The endpoint for ``req``; sets ``req.route`` and ``req.path_params``.
+
+        Always returns an endpoint: unmatched requests get one whose chain answers 404, 405,
+        414 or a trailing-slash redirect through the middleware that covers the path.
+        """
+        scope = req.scope
+        entry = self._static.get(scope["path"])
+        if entry is not None:
+            endpoint = entry.methods.get(scope["method"])
+            if endpoint is not None:
+                req.route = endpoint.route
+                return endpoint
+            assert entry.not_allowed is not None
+            return entry.not_allowed
+        return self._match_dynamic(req, scope["path"], scope["method"])
+
+    def _match_dynamic(self, req: Request, path: str, method: str) -> Endpoint:
+        if len(path) > self._max_path or "\x00" in path or "/." in path:
+            return self._fallback(path)[0]
+        found = self._table.match(path)
+        if found is not None:
+            entry, values = found
+            endpoint = entry.methods.get(method) or entry.not_allowed
+            assert endpoint is not None
+            route = endpoint.route
+            if route is not None:
+                req.route = route
+                req.path_params = dict(zip(route.param_names, values, strict=True))
+            return endpoint
+        for prefix, mounted in self._mounted:
+            if path == prefix or path.startswith(prefix + "/"):
+                return mounted
+        not_found, redirect = self._fallback(path)
+        if not self._strict_slashes and method in _SAFE_REDIRECT_METHODS:
+            other = path[:-1] if path.endswith("/") else path + "/"
+            # Never a Location starting with "//": browsers read it as another host.
+            if other and not other.startswith("//") and self._table.match(other) is not None:
+                query = req.scope.get("query_string", b"").decode("latin-1")
+                location = quote(req.root_path + other, safe="/:@!$&'()*+,;=-._~%") + (
+                    f"?{query}" if query else ""
+                )
+                req.path_params = {"location": location}
+                return redirect
+        return not_found
+
+    def _fallback(self, path: str) -> tuple[Endpoint, Endpoint]:
+        for prefix, not_found, redirect in self._fallbacks:
+            if not prefix or path == prefix or path.startswith(prefix + "/"):
+                return not_found, redirect
+        raise AssertionError("the app's own fallback always matches")  # pragma: no cover
+
+    def routing_error(self, req: Request) -> Exception:
+        """Why ``req`` matched nothing: 414 for an over-long path, 400 for a NUL, else 404."""
+        path = req.path
+        if len(path) > self._max_path:
+            return URITooLong(f"the path is longer than {self._max_path} characters")
+        if "\x00" in path:
+            return BadRequest("the path contains a NUL character")
+        return NotFound()
+
+    # -- URLs --------------------------------------------------------------------------
+
+    def url_for(self, name: str, /, *, _request: Request | None = None, **params: Any) -> str:
+        """The URL of the route called ``name``; see :func:`kettle.url_for`."""
+        self.finalize()
+        return build_url(
+            self._names,
+            name,
+            params,
+            request=_request,
+            server_name=self.config["SERVER_NAME"],
+            default_scheme=self.config["PREFERRED_URL_SCHEME"],
+        )
+
+    # -- lifespan ----------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        """Finalize, run startup hooks and enter lifespans (the server calls this)."""
+        self.finalize()
+        stack = contextlib.AsyncExitStack()
+        await stack.__aenter__()
+        self._exit_stack = stack
+        try:
+            for factory in self._lifespans:
+                await stack.enter_async_context(factory(self))
+            for hook in self._startup:
+                await _call_hook(hook)
+        except BaseException:
+            self._exit_stack = None
+            await stack.aclose()
+            raise
+
+    async def shutdown(self) -> None:
+        """Run shutdown hooks, leave lifespans, stop the thread pool."""
+        try:
+            for hook in self._shutdown:
+                await _call_hook(hook)
+        finally:
+            stack, self._exit_stack = self._exit_stack, None
+            try:
+                if stack is not None:
+                    await stack.aclose()
+            finally:
+                self._runner.close()
+
+    # -- conveniences ------------------------------------------------------------------
+
+    def test_client(self, **options: Any) -> TestClient:
+        """A synchronous in-process client (httpx API); use it as a context manager to run
+        the lifespan.
+        """
+        from .testing import TestClient
+
+        return TestClient(self, **options)
+
+    def async_test_client(self, **options: Any) -> AsyncTestClient:
+        """An async in-process client (``httpx.AsyncClient`` API) on the caller's loop."""
+        from .testing import AsyncTestClient
+
+        return AsyncTestClient(self, **options)
+
+    def run(self, host: str = "127.0.0.1", port: int = 8000, **options: Any) -> None:
+        """Serve the app with uvicorn (development convenience; use ``kettle run`` in
+        production).
+        """
+        try:
+            import uvicorn
+        except ImportError:
+            raise SetupError("uvicorn is not installed: pip install 'kettle[uvicorn]'") from None
+        uvicorn.run(self, host=host, port=port, **options)
+
+
+async def _call_hook(hook: Callable[[], Any]) -> None:
+    try:
+        result = hook()
+        if is_async_callable(hook) or hasattr(result, "__await__"):
+            await result
+    except Exception as exc:
+        raise SetupError(f"lifespan hook {describe(hook)} failed: {exc!r}") from exc

@@ -1,0 +1,29 @@
+"""JSON encoding through msgspec, with a clear error for values it cannot encode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+__all__ = ["encode_json"]
+
+
+def _enc_hook(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)  # pydantic v2 models, without importing pydantic
+    if dump is not None and callable(dump):
+        return dump(mode="json")
+    raise TypeError(
+        f"cannot encode a {type(value).__module__}.{type(value).__qualname__} as JSON: return "
+        "dicts, lists, dataclasses, msgspec Structs or pydantic models of JSON-able values"
+    )
+
+
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="number")
+
+
+def encode_json(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON bytes (datetimes ISO 8601, UUIDs and Decimals as text
+    and numbers); an unsupported type raises ``TypeError`` naming it.
+    """
+    return _encoder.encode(value)

@@ -1,0 +1,304 @@
+"""The Request: a lazy view over one HTTP request.
+
+Nothing is parsed until it is read: headers, query, cookies, body and form are decoded on
+first access and kept. The body is read once and can be read again by middleware and the
+handler alike. Size limits are checked before reading (Content-Length) and while reading.
+
+The request is described by a ``scope`` dict shaped like an ASGI HTTP scope (method, path,
+query_string, headers, client, scheme, server, root_path); every server adapter builds one,
+and subclasses :class:`Request` to supply :meth:`Request._chunks`, the raw body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from ._urlencoded import parse_urlencoded
+from .cookies import parse_cookie_header
+from .datastructures import URL, Address, Headers, MultiDict, State
+from .exceptions import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .negotiation import best_match
+
+if TYPE_CHECKING:
+    from .app import Kettle
+    from .forms import FormData
+    from .routing import Route
+
+__all__ = ["Request"]
+
+_decode_json = msgspec.json.decode
+
+
+class Request:
+    """One HTTP request, handed to handlers as ``req``.
+
+    Per-request values live on :attr:`state` (Flask's ``g``); the app is :attr:`app`, the
+    matched route :attr:`route` and its converted parameters :attr:`path_params`.
+    """
+
+    __slots__ = (
+        "_body",
+        "_consumed",
+        "_cookies",
+        "_form",
+        "_headers",
+        "_query",
+        "_receive",
+        "_state",
+        "_url",
+        "app",
+        "error",
+        "path_params",
+        "route",
+        "scope",
+    )
+
+    def __init__(self, scope: dict[str, Any], receive: Any, app: Kettle) -> None:
+        self.scope = scope
+        self._receive = receive
+        self.app = app
+        #: Set by routing: the matched route (``None`` for 404s) and its parameters.
+        self.route: Route | None = None
+        self.path_params: dict[str, Any] = {}
+        #: The exception an error handler turned into the response, if any.
+        self.error: BaseException | None = None
+        self._headers: Headers | None = None
+        self._query: MultiDict | None = None
+        self._cookies: dict[str, str] | None = None
+        self._body: bytes | None = None
+        self._form: FormData | None = None
+        self._state: State | None = None
+        self._url: URL | None = None
+        self._consumed = False
+
+    def __repr__(self) -> str:
+        return f"<Request {self.method} {self.path}>"
+
+    # -- the request line ------------------------------------------------------------
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, upper-case."""
+        method: str = self.scope["method"]
+        return method
+
+    @property
+    def path(self) -> str:
+        """The percent-decoded path, without the query string."""
+        path: str = self.scope["path"]
+        return path
+
+    @property
+    def root_path(self) -> str:
+        """The prefix the app is mounted under (``""`` at the root)."""
+        root: str = self.scope.get("root_path", "")
+        return root
+
+    @property
+    def scheme(self) -> str:
+        """``http`` or ``https`` as the server saw it."""
+        scheme: str = self.scope.get("scheme", "http")
+        return scheme
+
+    @property
+    def host(self) -> str:
+        """The ``Host`` header, or the server's address when there is none."""
+        host = self.headers.get("host")
+        if host:
+            return host
+        server = self.scope.get("server")
+        if server:
+            name, port = server
+            default = 443 if self.scheme == "https" else 80
+            return name if port in (None, default) else f"{name}:{port}"
+        return "localhost"
+
+    @property
+    def url(self) -> URL:
+        """The full URL: scheme, host, root path, path and query."""
+        url = self._url
+        if url is None:
+            from urllib.parse import quote
+
+            path = quote(self.root_path + self.path, safe="/:@!$&'()*+,;=-._~")
+            query = self.scope.get("query_string", b"").decode("latin-1")
+            url = self._url = URL(
+                f"{self.scheme}://{self.host}{path}" + (f"?{query}" if query else "")
+            )
+        return url
+
+    @property
+    def client(self) -> Address | None:
+        """The peer's ``(host, port)``; ``None`` when the server does not say."""
+        client = self.scope.get("client")
+        return Address(client[0], client[1]) if client else None
+
+    # -- headers, query, cookies ---------------------------------------------------------
+
+    @property
+    def headers(self) -> Headers:
+        """Request headers: case-insensitive, multi-valued."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self.scope["headers"])
+        return headers
+
+    @property
+    def query(self) -> MultiDict:
+        """Query parameters; ``getlist`` for repeated keys. A bad escape is a 400."""
+        query = self._query
+        if query is None:
+            limit = self.app.config["MAX_QUERY_PARAMS"]
+            query = self._query = MultiDict(
+                parse_urlencoded(self.scope.get("query_string", b""), limit)
+            )
+        return query
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        """Cookies sent by the client (the first of duplicate names wins)."""
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = parse_cookie_header(self.headers.get("cookie") or "")
+        return cookies
+
+    @property
+    def state(self) -> State:
+        """A per-request attribute bag (Flask's ``g``)."""
+        state = self._state
+        if state is None:
+            state = self._state = State()
+        return state
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body without parameters, lower-case (``""`` if none)."""
+        value = self.headers.get("content-type") or ""
+        return value.partition(";")[0].strip().lower()
+
+    @property
+    def is_json(self) -> bool:
+        """Whether the body is declared as JSON (``application/json`` or ``*/*+json``)."""
+        ctype = self.content_type
+        return ctype == "application/json" or (
+            ctype.startswith("application/") and ctype.endswith("+json")
+        )
+
+    @property
+    def content_length(self) -> int | None:
+        """The declared body size; a malformed or conflicting value is a 400."""
+        values = self.headers.getlist("content-length")
+        if not values:
+            return None
+        if len(set(values)) > 1:
+            raise BadRequest("conflicting Content-Length headers")
+        value = values[0].strip()
+        if not (value.isascii() and value.isdigit()):
+            raise BadRequest("invalid Content-Length header")
+        return int(value)
+
+    def accepts(self, *media_types: str) -> str | None:
+        """The best of ``media_types`` by the ``Accept`` header, or ``None`` if none fit.
+
+        ``req.accepts("text/html", "application/json")`` — like Express's ``req.accepts``.
+        A request without ``Accept`` accepts anything (the first type is returned).
+        """
+        return best_match(self.headers.get("accept"), media_types)
+
+    def url_for(self, name: str, /, **params: Any) -> str:
+        """Build the URL of the route called ``name`` (see :func:`kettle.url_for`)."""
+        return self.app.url_for(name, _request=self, **params)
+
+    # -- the body ---------------------------------------------------------------------
+
+    @property
+    def max_body_size(self) -> int:
+        """The body limit for this request: the route's own, else the app's."""
+        route = self.route
+        if route is not None and route.max_body_size is not None:
+            return route.max_body_size
+        limit: int = self.app.config["MAX_BODY_SIZE"]
+        return limit
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        """The raw body as the server delivers it; server adapters implement this."""
+        if True:  # the yield below only makes this an async generator for type checkers
+            raise NotImplementedError(f"{type(self).__name__} cannot read a body")
+        yield b""
+
+    async def stream(self) -> AsyncIterator[bytes]:
+        """The body in chunks as they arrive, limited by :attr:`max_body_size`.
+
+        Once the body has been read with :meth:`body`, this yields it again as one chunk.
+        """
+        if self._body is not None:
+            if self._body:
+                yield self._body
+            return
+        if self._consumed:
+            raise RuntimeError(
+                "the request body was already streamed; use await req.body() to keep it"
+            )
+        self._consumed = True
+        limit = self.max_body_size
+        declared = self.content_length
+        if declared is not None and declared > limit:
+            raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
+        received = 0
+        async for chunk in self._chunks():
+            received += len(chunk)
+            if received > limit:
+                raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
+            yield chunk
+
+    async def body(self) -> bytes:
+        """The whole body as bytes (read once, then kept)."""
+        body = self._body
+        if body is None:
+            chunks = [chunk async for chunk in self.stream()]
+            body = self._body = b"".join(chunks)
+        return body
+
+    async def json(self) -> Any:
+        """The body decoded as JSON; 415 unless the content type is JSON, 400 if invalid."""
+        if not self.is_json:
+            raise UnsupportedMediaType(
+                "expected a JSON body (Content-Type: application/json), "
+                f"got {self.content_type or 'none'}"
+            )
+        body = await self.body()
+        if not body:
+            raise BadRequest("invalid JSON: the body is empty")
+        try:
+            return _decode_json(body)
+        except (msgspec.DecodeError, RecursionError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"invalid JSON: {exc}") from None
+
+    async def form(self) -> FormData:
+        """The body as a form (urlencoded or multipart); files arrive as ``UploadFile``."""
+        form = self._form
+        if form is None:
+            from .forms import FormLimits, parse_form
+
+            config = self.app.config
+            limits = FormLimits(
+                max_fields=config["MAX_FORM_FIELDS"],
+                max_files=config["MAX_FORM_FILES"],
+                max_part_size=config["MAX_FORM_PART_SIZE"],
+                spool_threshold=config["FORM_SPOOL_THRESHOLD"],
+                max_body_size=self.max_body_size,
+            )
+            form = self._form = await parse_form(
+                self.headers.get("content-type") or "", self.stream(), limits
+            )
+        return form
+
+    async def close(self) -> None:
+        """Release what the request holds (uploaded files); servers call it after responding."""
+        form = self._form
+        if form is not None:
+            self._form = None
+            await form.close()

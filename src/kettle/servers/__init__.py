@@ -1,0 +1,1 @@
+"""Server adapters: each turns a server protocol into Requests and Responses into bytes."""

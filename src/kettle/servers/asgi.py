@@ -1,0 +1,173 @@
+"""The ASGI 3 adapter: HTTP and lifespan scopes, kept apart from the sans-IO core.
+
+``Kettle`` inherits :class:`ASGIApp`, so the app object itself is the ASGI callable and a
+request costs no extra wrapper frame. Per request: build an :class:`ASGIRequest` (a lazy
+view over the scope), let the app match it to an endpoint, await the endpoint's chain, and
+write the response as two messages (or a stream of them).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ..exceptions import ClientDisconnect
+from ..requests import Request
+from ..responses import Response, coerce_response
+from ..urls import current_request
+
+if TYPE_CHECKING:
+    from ..app import Kettle
+
+__all__ = ["ASGIApp", "ASGIRequest"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+logger = logging.getLogger("kettle.server")
+
+
+class ASGIRequest(Request):
+    """A :class:`Request` whose body comes from ASGI ``http.request`` messages."""
+
+    __slots__ = ()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        receive = self._receive
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "http.request":
+                body = message.get("body", b"")
+                if body:
+                    yield body
+                if not message.get("more_body", False):
+                    return
+            elif kind == "http.disconnect":
+                raise ClientDisconnect("the client disconnected while sending the body")
+
+
+def _strip_root(scope: Scope) -> Scope:
+    # Servers put root_path inside path (ASGI spec); kettle routes on the rest.
+    root = scope["root_path"].rstrip("/")
+    path = scope["path"]
+    if root and (path == root or path.startswith(root + "/")):
+        return {**scope, "path": path[len(root) :] or "/", "root_path": root}
+    return scope
+
+
+async def _send_stream(
+    response: Response, stream: AsyncIterator[bytes], send: Send, head: bool
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status_code,
+            "headers": response.raw_headers,
+        }
+    )
+    try:
+        if not head:
+            async for chunk in stream:
+                if chunk:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    await send({"type": "http.response.body", "body": b""})
+
+
+class ASGIApp:
+    """The ASGI 3 entry point mixed into :class:`~kettle.Kettle`."""
+
+    async def __call__(self: Kettle, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[misc]
+        """Serve one ASGI connection scope."""
+        if scope["type"] != "http":
+            if scope["type"] == "lifespan":
+                return await _lifespan(self, receive, send)
+            if scope["type"] == "websocket":
+                # Not supported yet: refuse the handshake cleanly.
+                await receive()
+                await send({"type": "websocket.close", "code": 1008})
+                return None
+            raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
+        if not self._finalized:
+            self.finalize()
+        if scope.get("root_path"):
+            scope = _strip_root(scope)
+        req = ASGIRequest(scope, receive, self)  # type: ignore[arg-type]
+        endpoint = self.match(req)
+        if endpoint.mount is not None:
+            await endpoint.mount(
+                {
+                    **scope,
+                    "root_path": scope.get("root_path", "") + endpoint.prefix,
+                    "path": scope.get("root_path", "") + scope["path"],
+                },
+                receive,
+                send,
+            )
+            return None
+        token = current_request.set(req)
+        try:
+            # PERF: coercion and error handling live here rather than in a wrapper coroutine
+            # around every chain: a route without middleware awaits its handler directly.
+            try:
+                result = await endpoint.chain(req)
+                response = result if isinstance(result, Response) else coerce_response(result)
+            except Exception as exc:
+                response = await endpoint.errors.handle(req, exc)
+            if response._secure_cookies is not None:
+                response.prepare(scope.get("scheme") == "https")
+            stream = response.stream
+            if stream is None:
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": response.status_code,
+                        "headers": response.raw_headers,
+                    }
+                )
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"" if scope["method"] == "HEAD" else response.body,
+                    }
+                )
+            else:
+                await _send_stream(response, stream, send, scope["method"] == "HEAD")
+        finally:
+            current_request.reset(token)
+            if req._form is not None:
+                await req.close()
+        return None
+
+
+async def _lifespan(app: Kettle, receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await app.startup()
+            except BaseException as exc:
+                logger.exception("startup failed")
+                await send(
+                    {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
+                )
+                return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            try:
+                await app.shutdown()
+            except BaseException as exc:
+                logger.exception("shutdown failed")
+                await send(
+                    {"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"}
+                )
+                return
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,458 @@
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+import kettle
+from kettle.cli import load_app, main
+
+HAS_KETTLE_APP = importlib.util.find_spec("kettle.app") is not None
+
+# A raw ASGI app, so `kettle run` is tested against "any ASGI app", not only Kettle.
+ASGI_APP = """
+import os
+
+async def app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = f"hello debug={os.environ.get('KETTLE_DEBUG')}".encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": body})
+
+CALLS = []
+
+def create_app():
+    CALLS.append(1)
+    return app
+
+not_an_app = 42
+"""
+
+WriteModule = Callable[[str, str], str]
+
+
+@pytest.fixture
+def write_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WriteModule]:
+    """Write modules into a fresh cwd; undo sys.path and sys.modules changes afterwards."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    written: list[str] = []
+
+    def write(name: str, source: str) -> str:
+        (tmp_path / f"{name}.py").write_text(textwrap.dedent(source))
+        importlib.invalidate_caches()
+        written.append(name)
+        return name
+
+    yield write
+    for name in written:
+        sys.modules.pop(name, None)
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args))
+
+
+# --- load_app ---------------------------------------------------------------------------
+
+
+def test_load_app_forms(write_module: WriteModule) -> None:
+    name = write_module("asgi_forms", ASGI_APP)
+    module = load_app(name)  # bare module: its `app`
+    assert module is sys.modules[name].app
+    assert load_app(f"{name}:app") is module
+    assert load_app(f"{name}.py:app") is module
+    assert str(Path.cwd()) in sys.path
+
+
+def test_load_app_calls_factory_once(write_module: WriteModule) -> None:
+    name = write_module("asgi_factory", ASGI_APP)
+    app = load_app(f"{name}:create_app()")
+    assert app is sys.modules[name].app
+    assert sys.modules[name].CALLS == [1]
+
+
+def test_load_app_dotted_attribute(write_module: WriteModule) -> None:
+    write_module("asgi_src", ASGI_APP)
+    name = write_module("asgi_dotted", "import asgi_src as inner\n")
+    assert load_app(f"{name}:inner.app") is sys.modules["asgi_src"].app
+
+
+def test_load_app_errors_are_click_exceptions(write_module: WriteModule) -> None:
+    with pytest.raises(click.ClickException, match="could not import 'kettle_nope'"):
+        load_app("kettle_nope:app")
+
+
+# --- errors: one line, exit status 1, no traceback --------------------------------------
+
+ERROR_CASES = [
+    ("missing module", "", "kettle_nope", "could not import 'kettle_nope': No module named"),
+    ("missing package", "", "kettle_nope.sub:app", "could not import 'kettle_nope.sub'"),
+    ("missing attribute", ASGI_APP, "{m}:nope", "module '{m}' has no attribute 'nope'"),
+    ("no app attribute", "x = 1\n", "{m}", "has no attribute 'app' (name the app with '{m}:NAME')"),
+    ("not callable", ASGI_APP, "{m}:not_an_app", "'{m}:not_an_app' is not an ASGI app (got int)"),
+    ("factory no parens", ASGI_APP, "{m}:create_app", "a factory? use '{m}:create_app()'"),
+    ("factory not callable", ASGI_APP, "{m}:not_an_app()", "'{m}:not_an_app' is not callable"),
+    (
+        "factory raises",
+        "def make():\n    raise RuntimeError('no database')\n",
+        "{m}:make()",
+        "error while calling '{m}:make()': RuntimeError: no database ({m}.py, line 2)",
+    ),
+    (
+        "import raises",
+        "x = 1\ny = 1 / 0\n",
+        "{m}",
+        "error while importing '{m}': ZeroDivisionError: division by zero ({m}.py, line 2)",
+    ),
+    (
+        "missing dependency",
+        "import kettle_not_installed_dep\n",
+        "{m}",
+        "ModuleNotFoundError: No module named 'kettle_not_installed_dep' ({m}.py, line 1)",
+    ),
+    ("syntax error", "def broken(:\n", "{m}", "error while importing '{m}': SyntaxError:"),
+    ("bad import string", "", "a-b:c", "invalid app 'a-b:c'"),
+    ("bad factory call", ASGI_APP, "{m}:create_app(1)", "invalid app"),
+]
+
+
+@pytest.mark.parametrize("command", ["routes", "run"])
+@pytest.mark.parametrize(
+    ("case", "source", "target", "message"), ERROR_CASES, ids=[case[0] for case in ERROR_CASES]
+)
+def test_load_errors(
+    write_module: WriteModule, command: str, case: str, source: str, target: str, message: str
+) -> None:
+    module = write_module(f"bad_{command}_{case.replace(' ', '_')}", source)
+    result = invoke(command, target.format(m=module))
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: ")
+    assert message.format(m=module) in result.output
+    assert result.output.count("\n") == 1
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_run_missing_server(
+    write_module: WriteModule, monkeypatch: pytest.MonkeyPatch, server: str
+) -> None:
+    monkeypatch.setitem(sys.modules, server, None)
+    name = write_module("asgi_noserver", ASGI_APP)
+    result = invoke("run", name, "--server", server)
+    assert result.exit_code == 1
+    assert result.output == f"Error: {server} is not installed: pip install 'kettle[{server}]'\n"
+
+
+def test_run_reload_with_workers_is_a_usage_error(write_module: WriteModule) -> None:
+    result = invoke("run", "x:app", "--reload", "--workers", "2")
+    assert result.exit_code == 2
+    assert "--reload and --workers cannot be used together" in result.output
+
+
+# --- run, with the server replaced by a recorder ----------------------------------------
+
+
+@pytest.fixture
+def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, Any]]]:
+    import uvicorn
+
+    calls: list[tuple[Any, dict[str, Any]]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    return calls
+
+
+def test_run_uvicorn_single_process_serves_loaded_object(
+    write_module: WriteModule, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    name = write_module("asgi_inproc", ASGI_APP)
+    result = invoke("run", f"{name}:create_app()", "--host", "0.0.0.0", "--port", "9001")
+    assert result.exit_code == 0, result.output
+    [(app, options)] = uvicorn_calls
+    assert app is sys.modules[name].app
+    assert sys.modules[name].CALLS == [1]  # the factory ran once, in this process
+    assert options["factory"] is False
+    assert (options["host"], options["port"], options["lifespan"]) == ("0.0.0.0", 9001, "on")
+    assert options["http"] == "httptools"
+    assert options["loop"] == "uvloop"
+
+
+@pytest.mark.parametrize("extra", [["--workers", "3"], ["--reload"]])
+def test_run_uvicorn_multiprocess_uses_import_string(
+    write_module: WriteModule,
+    uvicorn_calls: list[tuple[Any, dict[str, Any]]],
+    extra: list[str],
+) -> None:
+    name = write_module("asgi_multi", ASGI_APP)
+    result = invoke("run", f"{name}.py:create_app()", *extra)
+    assert result.exit_code == 0, result.output
+    [(app, options)] = uvicorn_calls
+    assert app == f"{name}:create_app"
+    assert options["factory"] is True
+    assert options["workers"] == (3 if "--workers" in extra else 1)
+    assert options["reload"] is ("--reload" in extra)
+
+
+def test_run_granian_options(write_module: WriteModule, monkeypatch: pytest.MonkeyPatch) -> None:
+    import granian
+
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    class FakeGranian:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            calls.append((args, kwargs))
+
+        def serve(self) -> None:
+            calls.append(((), {"served": True}))
+
+    monkeypatch.setattr(granian, "Granian", FakeGranian)
+    name = write_module("asgi_granian", ASGI_APP)
+    result = invoke("run", name, "--server", "granian", "--workers", "2", "--port", "9002")
+    assert result.exit_code == 0, result.output
+    [(args, options), (_, served)] = calls
+    assert args == (f"{name}:app",)
+    assert options["interface"] == "asgi"
+    assert (options["address"], options["port"], options["workers"]) == ("127.0.0.1", 9002, 2)
+    assert options["factory"] is False
+    assert options["reload"] is False
+    assert served == {"served": True}
+
+
+def test_run_debug_sets_env_before_import(
+    write_module: WriteModule,
+    monkeypatch: pytest.MonkeyPatch,
+    uvicorn_calls: list[tuple[Any, dict[str, Any]]],
+) -> None:
+    monkeypatch.setenv("KETTLE_DEBUG", "0")  # so monkeypatch restores the original after
+    name = write_module("asgi_debug", "import os\nSEEN = os.environ['KETTLE_DEBUG']\n" + ASGI_APP)
+    result = invoke("run", name, "--debug")
+    assert result.exit_code == 0, result.output
+    assert sys.modules[name].SEEN == "1"
+
+
+# --- run, for real ----------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def child_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "KETTLE_DEBUG"}
+    # The child must import this checkout of kettle even when it is not pip-installed.
+    src = str(Path(kettle.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
+    return env
+
+
+def wait_for_body(proc: subprocess.Popen[bytes], url: str, log: Path) -> str:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
+        try:
+            return httpx.get(url, timeout=2).text
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"server did not answer within 30s:\n{log.read_text()}")
+
+
+@pytest.mark.parametrize(
+    ("server", "target", "extra", "body"),
+    [
+        ("uvicorn", "hello_app:app", [], "hello debug=None"),
+        ("granian", "hello_app:app", [], "hello debug=None"),
+        ("uvicorn", "hello_app", ["--debug"], "hello debug=1"),
+        ("granian", "hello_app:create_app()", ["--debug"], "hello debug=1"),
+        ("uvicorn", "hello_app:create_app()", ["--workers", "2"], "hello debug=None"),
+        ("granian", "hello_app", ["--workers", "2"], "hello debug=None"),
+    ],
+    ids=[
+        "uvicorn",
+        "granian",
+        "uvicorn-debug",
+        "granian-factory-debug",
+        "uvicorn-workers",
+        "granian-workers",
+    ],
+)
+def test_run_serves(tmp_path: Path, server: str, target: str, extra: list[str], body: str) -> None:
+    (tmp_path / "hello_app.py").write_text(ASGI_APP)
+    port = free_port()
+    log = tmp_path / "server.log"
+    command = [sys.executable, "-m", "kettle.cli", "run", target, "--server", server]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [*command, "--port", str(port), *extra],
+            cwd=tmp_path,
+            env=child_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        assert wait_for_body(proc, f"http://127.0.0.1:{port}/", log) == body
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            pytest.fail(f"server ignored SIGTERM:\n{log.read_text()}")
+
+
+def test_python_dash_m_kettle_version(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "kettle", "--version"],
+        cwd=tmp_path,
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    assert done.stdout.startswith("kettle ")
+    assert "Python" in done.stdout
+
+
+def test_help_lists_commands() -> None:
+    result = invoke("--help")
+    assert result.exit_code == 0
+    assert "run" in result.output
+    assert "routes" in result.output
+
+
+# --- routes -----------------------------------------------------------------------------
+
+FAKE_ROUTED_APP = """
+from typing import Any, Callable, NamedTuple
+
+class RouteInfo(NamedTuple):
+    methods: tuple[str, ...]
+    path: str
+    name: str
+    handler: Callable[..., Any]
+
+def index(req): ...
+
+class Users:
+    def show(self, req, id): ...
+
+class Mounted:
+    async def __call__(self, scope, receive, send): ...
+
+class App:
+    def __init__(self, routes):
+        self.routes = routes
+    async def __call__(self, scope, receive, send): ...
+    def iter_routes(self):
+        return self.routes
+
+app = App([
+    RouteInfo(("GET", "HEAD"), "/", "index", index),
+    RouteInfo(("GET",), "/users/<int:id>", "users.show", Users().show),
+    RouteInfo(("*",), "/legacy", "legacy", Mounted()),
+])
+empty = App([])
+
+class Broken(App):
+    def iter_routes(self):
+        raise ValueError("two routes for GET /")
+
+broken = Broken([])
+"""
+
+
+def test_routes_table(write_module: WriteModule) -> None:
+    name = write_module("routed_app", FAKE_ROUTED_APP)
+    result = invoke("routes", f"{name}:app")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "METHODS   PATH             NAME        HANDLER",
+        "--------  ---------------  ----------  ---------------------",
+        "GET,HEAD  /                index       routed_app.index",
+        "GET       /users/<int:id>  users.show  routed_app.Users.show",
+        "*         /legacy          legacy      routed_app.Mounted",
+    ]
+
+
+def test_routes_empty(write_module: WriteModule) -> None:
+    name = write_module("routed_empty", FAKE_ROUTED_APP)
+    result = invoke("routes", f"{name}:empty")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split() == ["METHODS", "PATH", "NAME", "HANDLER"]
+    assert len(result.output.splitlines()) == 2
+
+
+def test_routes_not_a_kettle_app(write_module: WriteModule) -> None:
+    name = write_module("routes_plain_asgi", ASGI_APP)
+    result = invoke("routes", name)
+    assert result.exit_code == 1
+    assert result.output == f"Error: '{name}' is not a kettle app: it has no iter_routes()\n"
+
+
+def test_routes_iter_routes_raises(write_module: WriteModule) -> None:
+    name = write_module("routes_broken", FAKE_ROUTED_APP)
+    result = invoke("routes", f"{name}:broken")
+    assert result.exit_code == 1
+    assert result.output.startswith(
+        f"Error: could not list the routes of '{name}:broken': ValueError: two routes for GET /"
+    )
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.skipif(not HAS_KETTLE_APP, reason="kettle.app (Kettle) has not landed yet")
+def test_routes_kettle_app(write_module: WriteModule) -> None:
+    name = write_module(
+        "kettle_routed",
+        """
+        from kettle import Kettle
+
+        app = Kettle(__name__, config={"SECRET_KEY": "x" * 32})
+
+        @app.get("/users/<int:id>")
+        def show(req, id):
+            return {"id": id}
+
+        @app.post("/users")
+        async def create(req):
+            return None
+        """,
+    )
+    result = invoke("routes", f"{name}:app")
+    assert result.exit_code == 0, result.output
+    header, _rule, *rows = result.output.splitlines()
+    assert header.split() == ["METHODS", "PATH", "NAME", "HANDLER"]
+    # Columns line up: every cell of a column starts where its header does.
+    starts = [header.index(title) for title in ("PATH", "NAME", "HANDLER")]
+    for row in rows:
+        assert all(row[start - 2 : start] == "  " and row[start] != " " for start in starts)
+    show = next(row for row in rows if "/users/<int:id>" in row)
+    assert "GET" in show.split()[0]
+    assert show.endswith(f"{name}.show")
+    create = next(row for row in rows if f"{name}.create" in row)
+    assert "POST" in create.split()[0]
