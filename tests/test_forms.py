@@ -240,7 +240,7 @@ async def test_multipart_empty_form_and_epilogue(chunk: int) -> None:
 
 @pytest.mark.anyio
 async def test_large_file_rolls_to_disk_and_reads_back(chunk: int) -> None:
-    payload = os.urandom(20_000) + b"\r\n--" + BOUNDARY[:-1].encode() + os.urandom(5_000)
+    payload = os.urandom(5_000) + b"\r\n--" + BOUNDARY[:-1].encode() + os.urandom(2_000)
     limits = FormLimits(spool_threshold=1024)
     async with await parse(body(file_part("f", "big.bin", payload)), chunk, limits=limits) as form:
         upload = form["f"]
@@ -306,6 +306,38 @@ async def test_field_charsets_and_case(chunk: int) -> None:
     )
     form = await parse(data, chunk)
     assert form.multi_items() == [("l1", "caf\u00e9"), ("u8", "caf\u00e9"), ("lower", "v")]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        f"multipart/form-data; boundary={BOUNDARY};",
+        f'Multipart/Form-Data ; charset=utf-8 ;BOUNDARY = "{BOUNDARY}" ; ',
+    ],
+)
+async def test_content_type_parameter_forms(content_type: str) -> None:
+    form = await parse(body(field("a", "1")), content_type=content_type)
+    assert form["a"] == "1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    "payload",
+    [
+        (b"\r\n--" + BOUNDARY.encode() + b"x") * 300_000,
+        b"\r\n" * 5_000_000,
+        b"\r" * 10_000_000,
+    ],
+    ids=["boundary-lookalikes", "crlf", "cr"],
+)
+async def test_hostile_part_data_is_linear(payload: bytes) -> None:
+    start = time.perf_counter()
+    async with await parse(body(file_part("f", "junk.bin", payload))) as form:
+        elapsed = time.perf_counter() - start
+        upload = form["f"]
+        assert isinstance(upload, UploadFile) and upload.size == len(payload)
+    assert elapsed < 2.0
 
 
 @pytest.mark.anyio
@@ -382,6 +414,27 @@ MALFORMED: list[tuple[str, str, bytes, int, str]] = [
         body(part(["Content-Disposition: form-data; name=a; filename*=x"])),
         400,
         "filename*",
+    ),
+    (
+        "bad filename* utf-8",
+        MULTIPART,
+        body(part(["Content-Disposition: form-data; name=a; filename*=UTF-8''%FF"])),
+        400,
+        "invalid utf-8 in filename*",
+    ),
+    (
+        "bad part content-type",
+        MULTIPART,
+        body(field("a", "x", 'Content-Type: text/plain; charset="utf-8')),
+        400,
+        "malformed Content-Type",
+    ),
+    (
+        "two content-types",
+        MULTIPART,
+        body(field("a", "x", "Content-Type: text/plain", "Content-Type: text/html")),
+        400,
+        "duplicate content-type",
     ),
     (
         "bad filename* escape",

@@ -432,7 +432,9 @@ def shutdown_misbehaving(how: str) -> App:
         await receive()
         await send({"type": "lifespan.startup.complete"})
         await receive()
-        if how == "raises":
+        if how == "fails-then-raises":  # what Starlette's lifespan does
+            await send({"type": "lifespan.shutdown.failed", "message": "cleanup crashed"})
+        if how in ("raises", "fails-then-raises"):
             raise ValueError("cleanup crashed")
         if how == "listens-again":
             await send({"type": "lifespan.shutdown.complete"})
@@ -446,6 +448,7 @@ def shutdown_misbehaving(how: str) -> App:
     [
         ("returns", RuntimeError, "returned without answering 'lifespan.shutdown'"),
         ("raises", ValueError, "cleanup crashed"),
+        ("fails-then-raises", RuntimeError, "lifespan shutdown failed: cleanup crashed"),
         ("listens-again", RuntimeError, r"receive\(\) again after 'lifespan.shutdown'"),
     ],
 )

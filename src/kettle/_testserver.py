@@ -244,19 +244,19 @@ class Lifespan:
             reply = await self._outbox.get()
             if reply is not None and self._task is not None:
                 await self._task  # the app must return once it has answered
-            if self._error is not None:
-                if self._raise:
-                    raise self._error
-                return
-            if reply is None:
+            if reply is None and self._error is None:
                 raise RuntimeError(
                     "the app's lifespan returned without answering 'lifespan.shutdown'"
                 )
-            kind = reply.get("type")
-            if kind == "lifespan.shutdown.failed":
-                raise RuntimeError(f"lifespan shutdown failed: {reply.get('message', '')}")
-            if kind != "lifespan.shutdown.complete":
+            kind = None if reply is None else reply.get("type")
+            if reply is not None and kind == "lifespan.shutdown.failed":
+                # Apps such as Starlette's report the failure, then re-raise the cause.
+                message = f"lifespan shutdown failed: {reply.get('message', '')}"
+                raise RuntimeError(message) from self._error
+            if reply is not None and kind != "lifespan.shutdown.complete":
                 raise RuntimeError(f"the app answered 'lifespan.shutdown' with {kind!r}")
+            if self._error is not None and self._raise:
+                raise self._error
         finally:
             await self._abort()
 

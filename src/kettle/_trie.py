@@ -73,8 +73,35 @@ class PathTable(Generic[T]):
         value = self.static.get(path)
         if value is not None:
             return value, []
+        return self.match_dynamic(path)
+
+    def match_dynamic(self, path: str) -> tuple[T, list[Any]] | None:
+        """Like :meth:`match` for a path already known not to be static."""
         segments = path[1:].split("/")
         values: list[Any] = []
+        # PERF: first follow the preferred branch at every level without recursion; only
+        # when that dead-ends does the full depth-first search (with backtracking) run.
+        # Both visit candidates in the same order, so they agree on the winner.
+        node = self._root
+        for segment in segments:
+            child = node.static.get(segment)
+            if child is None:
+                for _, converter, candidate in node.dynamic:
+                    if converter.consumes_rest:
+                        break
+                    try:
+                        values.append(converter.to_python(segment))
+                    except ValueError:
+                        continue
+                    child = candidate
+                    break
+                if child is None:
+                    break
+            node = child
+        else:
+            if node.leaf is not None:
+                return node.leaf, values
+        values = []
         leaf = _walk(self._root, segments, 0, values)
         if leaf is None:
             return None

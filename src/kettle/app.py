@@ -147,42 +147,44 @@ class Kettle(ASGIApp, Router):
         414 or a trailing-slash redirect through the middleware that covers the path.
         """
         scope = req.scope
-        entry = self._static.get(scope["path"])
-        if entry is not None:
+        path = scope["path"]
+        entry = self._static.get(path)
+        if entry is None:
+            found = self._table.match_dynamic(path)
+            if found is None:
+                return self._unmatched(req, path, scope["method"])
+            entry, values = found
             endpoint = entry.methods.get(scope["method"])
-            if endpoint is not None:
-                req.route = endpoint.route
-                return endpoint
+            if endpoint is None:
+                assert entry.not_allowed is not None
+                return entry.not_allowed
+            route = req.route = endpoint.route
+            if route is not None:
+                req.path_params = dict(zip(route.param_names, values, strict=False))
+            return endpoint
+        endpoint = entry.methods.get(scope["method"])
+        if endpoint is None:
             assert entry.not_allowed is not None
             return entry.not_allowed
-        return self._match_dynamic(req, scope["path"], scope["method"])
+        req.route = endpoint.route
+        return endpoint
 
-    def _match_dynamic(self, req: Request, path: str, method: str) -> Endpoint:
-        if len(path) > self._max_path or "\x00" in path or "/." in path:
-            return self._fallback(path)[0]
-        found = self._table.match(path)
-        if found is not None:
-            entry, values = found
-            endpoint = entry.methods.get(method) or entry.not_allowed
-            assert endpoint is not None
-            route = endpoint.route
-            if route is not None:
-                req.route = route
-                req.path_params = dict(zip(route.param_names, values, strict=True))
-            return endpoint
+    def _unmatched(self, req: Request, path: str, method: str) -> Endpoint:
+        # No route matches: a mounted app, a trailing-slash redirect, or the 404 chain.
+        # Dot segments and NUL never match (the converters refuse them), so they end here.
+        not_found, redirect = self._fallback(path)
+        if len(path) > self._max_path or "\x00" in path:
+            return not_found
         for prefix, mounted in self._mounted:
             if path == prefix or path.startswith(prefix + "/"):
                 return mounted
-        not_found, redirect = self._fallback(path)
         if not self._strict_slashes and method in _SAFE_REDIRECT_METHODS:
             other = path[:-1] if path.endswith("/") else path + "/"
             # Never a Location starting with "//": browsers read it as another host.
             if other and not other.startswith("//") and self._table.match(other) is not None:
                 query = req.scope.get("query_string", b"").decode("latin-1")
-                location = quote(req.root_path + other, safe="/:@!$&'()*+,;=-._~%") + (
-                    f"?{query}" if query else ""
-                )
-                req.path_params = {"location": location}
+                location = quote(req.root_path + other, safe="/:@!$&'()*+,;=-._~%")
+                req.path_params = {"location": location + (f"?{query}" if query else "")}
                 return redirect
         return not_found
 

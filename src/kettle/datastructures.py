@@ -290,5 +290,6 @@ class URL(str):
 
     def with_parts(self, **parts: str) -> URL:
         """A new URL with some parts swapped: ``scheme``, ``netloc``, ``path``, ``query``,
-        ``fragment``."""
+        ``fragment``.
+        """
         return URL(self._parts._replace(**parts).geturl())

@@ -196,7 +196,7 @@ class _MultipartReader:
         self._hvalue = bytearray()
         self._name = ""
         self._charset = "utf-8"
-        self._field: bytearray | None = None
+        self._field = bytearray()
         self._upload: UploadFile | None = None
         self._parser = MultipartParser(
             boundary,
@@ -240,7 +240,6 @@ class _MultipartReader:
 
     def _on_part_begin(self) -> None:
         self._headers = []
-        self._field = None
         self._upload = None
 
     def _on_header_begin(self) -> None:
@@ -306,16 +305,16 @@ class _MultipartReader:
         if self._upload is not None:
             # PERF: a view, not a copy; the chunk lives until flush() has written it.
             self.pending.append((self._upload, memoryview(data)[start:end]))
-        elif self._field is not None:
-            if len(self._field) + (end - start) > self._limits.max_part_size:
-                limit = self._limits.max_part_size
-                raise PayloadTooLarge(detail=f"a form field is over {limit} bytes")
+        elif len(self._field) + (end - start) > self._limits.max_part_size:
+            limit = self._limits.max_part_size
+            raise PayloadTooLarge(detail=f"a form field is over {limit} bytes")
+        else:
             self._field += memoryview(data)[start:end]
 
     def _on_part_end(self) -> None:
         if self._upload is not None:
             self.items.append((self._name, self._upload))
-        elif self._field is not None:
+        else:
             try:
                 value = self._field.decode(self._charset)
             except UnicodeDecodeError:
@@ -385,12 +384,8 @@ async def _parse_urlencoded(stream: AsyncIterator[bytes], limits: FormLimits) ->
     try:
         return FormData(parse_urlencoded(bytes(body), limits.max_fields, "form body"))
     except TooManyFields:
+        # A 413 rather than _urlencoded's 400: for a body, too many fields is too much body.
         raise PayloadTooLarge(detail=f"too many form fields (limit {limits.max_fields})") from None
-    except BadRequest as exc:
-        # _urlencoded passes its message positionally, where HTTPError expects the status;
-        # rebuild a proper 400 either way (the message is the first string argument).
-        message = next((a for a in exc.args if isinstance(a, str)), "invalid form body")
-        raise BadRequest(detail=message) from None
 
 
 async def parse_form(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -21,9 +22,7 @@ def _enc_hook(value: Any) -> Any:
 
 _encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="number")
 
-
-def encode_json(value: Any) -> bytes:
-    """``value`` as compact UTF-8 JSON bytes (datetimes ISO 8601, UUIDs and Decimals as text
-    and numbers); an unsupported type raises ``TypeError`` naming it.
-    """
-    return _encoder.encode(value)
+#: ``encode_json(value) -> bytes``: compact UTF-8 JSON (datetimes ISO 8601, UUIDs as text,
+#: Decimals as numbers); an unsupported type raises ``TypeError`` naming it.
+# PERF: the encoder's bound method itself, not a wrapper function around it.
+encode_json: Callable[[Any], bytes] = _encoder.encode

@@ -8,6 +8,7 @@ about ASGI or RSGI.
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import inspect
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
@@ -17,6 +18,8 @@ from urllib.parse import quote
 from .cookies import SameSite, format_set_cookie
 from .datastructures import MutableHeaders
 from .json import encode_json
+
+_encode_json = encode_json
 
 __all__ = [
     "HTMLResponse",
@@ -36,8 +39,14 @@ RawHeaders = list[tuple[bytes, bytes]]
 _LENGTHS = tuple(str(n).encode() for n in range(4096))
 
 
-def _length(n: int) -> bytes:
-    return _LENGTHS[n] if n < 4096 else str(n).encode()
+_NO_LENGTH = frozenset((*range(100, 200), 204, 304))
+
+
+@functools.lru_cache(maxsize=64)
+def _content_type(media_type: str, charset: str) -> tuple[bytes, bytes]:
+    if media_type.startswith("text/") and "charset=" not in media_type:
+        media_type = f"{media_type}; charset={charset}"
+    return (b"content-type", media_type.encode("latin-1"))
 
 
 def _encode_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> RawHeaders:
@@ -62,6 +71,13 @@ class Response:
     charset: ClassVar[str] = "utf-8"
     #: Whether the body's length is known up front (streamed bodies leave it out).
     sized: ClassVar[bool] = True
+    _content_type_pair: ClassVar[tuple[bytes, bytes] | None] = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # PERF: each class's own content-type header pair is encoded once, here.
+        media_type = cls.media_type
+        cls._content_type_pair = _content_type(media_type, cls.charset) if media_type else None
 
     def __init__(
         self,
@@ -75,26 +91,33 @@ class Response:
         self._headers: MutableHeaders | None = None
         self._secure_cookies: list[int] | None = None
         body = self.body = self.render(content)
-        media_type = media_type or self.media_type
-        raw: RawHeaders = []
-        if media_type is not None:
-            if media_type.startswith("text/") and "charset=" not in media_type:
-                media_type = f"{media_type}; charset={self.charset}"
-            raw.append((b"content-type", media_type.encode("latin-1")))
-        if self.sized and status >= 200 and status not in (204, 304):
-            raw.append((b"content-length", _length(len(body))))
+        # PERF: the content-type pair is built once per (media type, charset), not per
+        # response, and small Content-Length values come from a table.
+        if media_type is None:
+            pair = self._content_type_pair
+            raw: RawHeaders = [] if pair is None else [pair]
+        else:
+            raw = [_content_type(media_type, self.charset)]
+        if self.sized and status not in _NO_LENGTH:
+            size = len(body)
+            raw.append((b"content-length", _LENGTHS[size] if size < 4096 else str(size).encode()))
         if headers:
             raw.extend(_encode_headers(headers))
         self.raw_headers = raw
 
     def render(self, content: Any) -> bytes:
         """Turn ``content`` into body bytes (subclasses encode JSON, text, ...)."""
+        kind = type(content)
+        if kind is str:
+            return content.encode(self.charset)  # type: ignore[no-any-return]
+        if kind is bytes:
+            return content  # type: ignore[no-any-return]
         if content is None:
             return b""
-        if isinstance(content, bytes):
-            return content
         if isinstance(content, str):
             return content.encode(self.charset)
+        if isinstance(content, bytes):
+            return content
         if isinstance(content, bytearray | memoryview):
             return bytes(content)
         raise TypeError(f"{type(self).__name__} takes bytes or str, not {type(content).__name__}")
@@ -197,7 +220,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return encode_json(content)
+        return _encode_json(content)
 
 
 class RedirectResponse(Response):

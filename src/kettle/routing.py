@@ -52,11 +52,11 @@ class Route:
     max_body_size: int | None = None
     inline: bool = False
     segments: tuple[Segment, ...] = field(default=(), repr=False)
+    #: The names of the path parameters, in pattern order.
+    param_names: tuple[str, ...] = field(init=False, repr=False)
 
-    @property
-    def param_names(self) -> tuple[str, ...]:
-        """The names of the path parameters, in pattern order."""
-        return tuple(seg.name for seg in self.segments if seg.name is not None)
+    def __post_init__(self) -> None:
+        self.param_names = tuple(seg.name for seg in self.segments if seg.name is not None)
 
 
 def _normalize_methods(methods: Iterable[str] | None) -> tuple[str, ...]:

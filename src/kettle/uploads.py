@@ -141,9 +141,9 @@ class UploadFile:
     def _close_after(self, future: asyncio.Future[Any]) -> None:
         self._inflight = None
         self.file.close()
-        if not future.cancelled():
-            # Mark the outcome as seen: nobody awaits it any more.
-            future.exception()
+        # Mark the outcome as seen (nobody awaits it any more), so that an error in the
+        # cut-off operation is not reported as "never retrieved".
+        future.cancelled() or future.exception()
 
     async def save(
         self,
