@@ -20,8 +20,6 @@ from click.testing import CliRunner, Result
 import kettle
 from kettle.cli import load_app, main
 
-HAS_KETTLE_APP = importlib.util.find_spec("kettle.app") is not None
-
 # A raw ASGI app, so `kettle run` is tested against "any ASGI app", not only Kettle.
 ASGI_APP = """
 import os
@@ -425,7 +423,6 @@ def test_routes_iter_routes_raises(write_module: WriteModule) -> None:
     assert "Traceback" not in result.output
 
 
-@pytest.mark.skipif(not HAS_KETTLE_APP, reason="kettle.app (Kettle) has not landed yet")
 def test_routes_kettle_app(write_module: WriteModule) -> None:
     name = write_module(
         "kettle_routed",

@@ -139,29 +139,27 @@ def _walk_rest(
     converter: Converter, child: _Node[T], segments: list[str], i: int, values: list[Any]
 ) -> T | None:
     end = len(segments)
-    if not child.static and not child.dynamic:
-        # PERF: the slot ends the pattern, so only the whole remainder can match; one join,
-        # not one per possible length (a 10,000-segment path stays linear).
-        try:
-            value = converter.to_python("/".join(segments[i:]))
-        except ValueError:
-            return None
-        if child.leaf is None:
-            return None
-        values.append(value)
-        return child.leaf
-    # Greedy: take as many segments as possible, then give them back one by one for
-    # patterns that continue after the ``path`` slot (``/<path:p>/edit``).
-    while end > i:
-        try:
-            value = converter.to_python("/".join(segments[i:end]))
-        except ValueError:
-            end -= 1
-            continue
-        values.append(value)
-        found = _walk(child, segments, end, values)
-        if found is not None:
-            return found
-        values.pop()
-        end -= 1
-    return None
+    if child.static or child.dynamic:
+        # The pattern goes on after the ``path`` slot (``/<path:p>/edit``): prefer the
+        # longest span that leaves a match for the rest. PERF: when only literal segments
+        # follow, a span is tried only where the next segment is one of them.
+        for stop in range(end - 1, i, -1):
+            if not child.dynamic and segments[stop] not in child.static:
+                continue
+            try:
+                value = converter.to_python("/".join(segments[i:stop]))
+            except ValueError:
+                continue
+            values.append(value)
+            found = _walk(child, segments, stop, values)
+            if found is not None:
+                return found
+            values.pop()
+    if child.leaf is None:
+        return None
+    try:
+        value = converter.to_python("/".join(segments[i:]))
+    except ValueError:
+        return None
+    values.append(value)
+    return child.leaf

@@ -15,8 +15,9 @@ import importlib
 import os
 import sys
 import threading
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
-from typing import cast
+from typing import Any, cast
 
 import httpx
 
@@ -51,6 +52,7 @@ class _SyncASGITransport(httpx.BaseTransport):
         self._lock = threading.Lock()
         self._loop: LoopThread | None = None
         self._lifespan: Lifespan | None = None
+        self._finalizer: weakref.finalize[Any, Any] | None = None
         self._closed = False
 
     def __enter__(self) -> _SyncASGITransport:
@@ -71,6 +73,9 @@ class _SyncASGITransport(httpx.BaseTransport):
                     loop.stop()
                     raise
                 self._loop, self._lifespan = loop, lifespan
+                # A client used Flask-style, never closed, still shuts the app down and
+                # stops its thread when it is collected or the interpreter exits.
+                self._finalizer = weakref.finalize(self, _stop_quietly, loop, lifespan)
             return self._loop, self._lifespan
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -90,12 +95,23 @@ class _SyncASGITransport(httpx.BaseTransport):
         with self._lock:
             loop, lifespan = self._loop, self._lifespan
             self._closed, self._loop, self._lifespan = True, None, None
+            if self._finalizer is not None:
+                self._finalizer.detach()
         if loop is None or lifespan is None:
             return
         try:
             loop.call(lifespan.shutdown())
         finally:
             loop.stop()
+
+
+def _stop_quietly(loop: LoopThread, lifespan: Lifespan) -> None:
+    try:
+        loop.call(lifespan.shutdown())
+    except Exception:  # nobody is left to report it to
+        pass
+    finally:
+        loop.stop()
 
 
 class _AsyncASGITransport(httpx.AsyncBaseTransport):

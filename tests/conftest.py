@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from kettle import Kettle
+
+SECRET = "test-secret-" + "x" * 32
+
+MakeApp = Callable[..., Kettle]
+
+
+@pytest.fixture
+def make_app() -> MakeApp:
+    """A factory for apps with a secret key set, so they can finalize."""
+
+    def factory(**config: Any) -> Kettle:
+        return Kettle(__name__, config={"SECRET_KEY": SECRET, **config})
+
+    return factory
+
+
+async def call_raw(
+    app: Any,
+    path: str,
+    method: str = "GET",
+    headers: list[tuple[bytes, bytes]] | None = None,
+    body: bytes = b"",
+    query: bytes = b"",
+) -> tuple[int, bytes]:
+    """Send one request as a raw ASGI scope (for inputs an HTTP client would normalise)."""
+    messages: list[dict[str, Any]] = []
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        messages.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode("utf-8", "surrogateescape"),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"testserver"), *(headers or [])],
+        "client": ("127.0.0.1", 1234),
+        "server": ("testserver", 80),
+    }
+    await app(scope, receive, send)
+    return messages[0]["status"], b"".join(m.get("body", b"") for m in messages[1:])
