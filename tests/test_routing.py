@@ -17,7 +17,6 @@ from kettle import (
     SetupError,
     url_for,
 )
-
 from kettle.testing import TestClient
 
 from .conftest import MakeApp, call_raw
@@ -236,7 +235,7 @@ def test_conflicting_routes_are_refused_at_registration(make_app: MakeApp) -> No
     @app.get("/u/<int:a>")
     async def first(req: Request, a: int) -> None: ...
 
-    with pytest.raises(RouteConflictError, match="first.*second|/u/<int:a>.*/u/<int:b>"):
+    with pytest.raises(RouteConflictError, match=r"first.*second"):
 
         @app.get("/u/<int:b>")
         async def second(req: Request, b: int) -> None: ...
@@ -253,7 +252,7 @@ def test_conflict_across_routers_is_refused_at_finalize(make_app: MakeApp) -> No
     async def two(req: Request) -> None: ...
 
     app.mount("/r", router)
-    with pytest.raises(RouteConflictError, match="one.*two"):
+    with pytest.raises(RouteConflictError, match=r"one.*two"):
         app.finalize()
 
 

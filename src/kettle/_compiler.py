@@ -134,7 +134,8 @@ class Compiler:
             raise SetupError(f"router {router!r} is mounted inside itself")
         router._frozen = True
         routers = (router, *parents)
-        own: Layers = [(mw, prefix + p if p else None) for p, mw in router.middleware]
+        own: Layers = [(mw, None) for mw in router.teardown]
+        own += [(mw, prefix + p if p else None) for p, mw in router.middleware]
         scope = _Scope(router, prefix, name, layers + own, routers)
         scope.errors = ErrorPolicy(routers, self.debug, self.runner)
         self._add_fallback(scope)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 from urllib.parse import SplitResult, urlsplit
 
 __all__ = ["URL", "Address", "Headers", "MultiDict", "MutableHeaders", "State"]
@@ -28,6 +28,14 @@ class State:
 
     def __contains__(self, name: str) -> bool:
         return name in self.__dict__
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called for missing attributes; typed ``Any`` so ``req.state.user`` type-checks.
+        raise AttributeError(f"state has no attribute {name!r} (set it first: state.{name} = ...)")
+
+    if TYPE_CHECKING:  # any attribute may be set; at run time object.__setattr__ does it
+
+        def __setattr__(self, name: str, value: Any) -> None: ...
 
     def get(self, name: str, default: Any = None) -> Any:
         """The attribute ``name``, or ``default`` when it was never set."""
@@ -122,7 +130,14 @@ class Headers(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         return self._lookup()[key.lower()]
 
-    def get(self, key: str, default: _T | None = None) -> str | _T | None:  # type: ignore[override]
+    @overload
+    def get(self, key: str) -> str | None: ...
+    @overload
+    def get(self, key: str, default: str) -> str: ...
+    @overload
+    def get(self, key: str, default: _T) -> str | _T: ...
+
+    def get(self, key: str, default: Any = None) -> Any:
         """The first value of ``key`` (any case), or ``default``."""
         return self._lookup().get(key.lower(), default)
 

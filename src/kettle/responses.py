@@ -8,6 +8,7 @@ about ASGI or RSGI.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import html
 import inspect
@@ -286,7 +287,9 @@ async def _as_async_bytes(
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
-            close()
+            # ValueError: still running in its thread (the client left during a next()).
+            with contextlib.suppress(ValueError):
+                close()
 
 
 def redirect(location: str, status: int = 302) -> RedirectResponse:

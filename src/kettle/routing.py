@@ -155,6 +155,9 @@ class Router:
         self.middleware: list[tuple[str | None, Middleware]] = []
         #: Keys are statuses (``404``) or exception classes.
         self.error_handlers: dict[int | type[BaseException], Callable[..., Any]] = {}
+        #: Teardown hooks, kept apart: they wrap this router's whole chain, so they run
+        #: last whatever the order of registration (Flask's semantics).
+        self.teardown: list[Middleware] = []
         #: ``(prefix, Router | ASGI app)`` in registration order.
         self.mounts: list[tuple[str, Any]] = []
         self._frozen = False
@@ -319,7 +322,8 @@ class Router:
         """Run ``hook(req, exc)`` when the request is done, even after an error; errors in it
         are logged, never sent.
         """
-        self._add_middleware(None, teardown_hook(hook))
+        self._check_open("add a teardown hook")
+        self.teardown.append(teardown_hook(hook))
         return hook
 
     # -- errors --------------------------------------------------------------------------

@@ -8,6 +8,7 @@ write the response as two messages (or a stream of them).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
@@ -62,7 +63,7 @@ def _strip_root(scope: Scope) -> Scope:
 
 
 async def _send_stream(
-    response: Response, stream: AsyncIterator[bytes], send: Send, head: bool
+    response: Response, stream: AsyncIterator[bytes], send: Send, receive: Receive, head: bool
 ) -> None:
     await send(
         {
@@ -71,16 +72,40 @@ async def _send_stream(
             "headers": response.raw_headers,
         }
     )
+    if head:
+        await _close(stream)
+        await send({"type": "http.response.body", "body": b""})
+        return
+
+    async def pump() -> None:
+        async for chunk in stream:
+            if chunk:
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def wait_for_disconnect() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    # Servers drop writes to a closed connection silently, so an endless stream (a
+    # ticker, server-sent events) would run forever: watch for the disconnect beside it.
+    pumping = asyncio.ensure_future(pump())
+    watching = asyncio.ensure_future(wait_for_disconnect())
     try:
-        if not head:
-            async for chunk in stream:
-                if chunk:
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
     finally:
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
-    await send({"type": "http.response.body", "body": b""})
+        for task in (pumping, watching):
+            task.cancel()
+        await asyncio.gather(pumping, watching, return_exceptions=True)
+        await _close(stream)
+    if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
+        raise pumping.exception()  # type: ignore[misc]
+
+
+async def _close(stream: AsyncIterator[bytes]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
 
 
 class ASGIApp:
@@ -164,7 +189,7 @@ class ASGIApp:
                     }
                 )
             else:
-                await _send_stream(response, stream, send, scope["method"] == "HEAD")
+                await _send_stream(response, stream, send, receive, scope["method"] == "HEAD")
         finally:
             current_request.reset(token)
             if req._form is not None:
