@@ -219,3 +219,21 @@ class TestMount:
                 "url": "http://testserver/mounted/where",
                 "link": "/mounted/where",
             }
+
+
+def test_config_file_then_env_then_arguments(
+    tmp_path: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "kettle.toml"  # type: ignore[operator]
+    path.write_text(
+        'secret_key = "from-the-file-0123456789"\nmax_body_size = "5KB"\nmax_query_params = 5\n'
+    )
+    monkeypatch.setenv("KETTLE_MAX_QUERY_PARAMS", "7")
+    app = Kettle(__name__, config_file=path, config={"STRICT_SLASHES": True})
+    app.finalize()
+    assert app.config["SECRET_KEY"] == "from-the-file-0123456789"
+    assert app.config["MAX_BODY_SIZE"] == 5000
+    assert app.config["MAX_QUERY_PARAMS"] == 7
+    assert app.config["STRICT_SLASHES"] is True
+    monkeypatch.setenv("KETTLE_CONFIG_FILE", str(path))
+    assert Kettle(__name__).config["MAX_BODY_SIZE"] == "5KB"  # normalised at finalize

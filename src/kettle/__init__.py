@@ -27,6 +27,8 @@ from .exceptions import (
     URITooLong,
     abort,
 )
+from .files import FileResponse
+from .forms import FormData
 from .requests import Request
 from .responses import (
     HTMLResponse,
@@ -38,6 +40,7 @@ from .responses import (
     redirect,
 )
 from .routing import Route, RouteInfo, Router
+from .uploads import UploadFile, secure_filename
 from .urls import BuildError, url_for
 
 __version__ = "0.1.0"
@@ -52,7 +55,9 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Converter",
+    "FileResponse",
     "Forbidden",
+    "FormData",
     "HTMLResponse",
     "HTTPError",
     "Headers",
@@ -84,8 +89,10 @@ __all__ = [
     "Unauthorized",
     "UnprocessableEntity",
     "UnsupportedMediaType",
+    "UploadFile",
     "abort",
     "parse_size",
     "redirect",
+    "secure_filename",
     "url_for",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -33,8 +34,9 @@ _SAFE_REDIRECT_METHODS = frozenset({"GET", "HEAD"})
 class Kettle(ASGIApp, Router):
     """A kettle application: an ASGI app and the root :class:`Router`.
 
-    ``Kettle(__name__)`` reads ``KETTLE_*`` environment variables into :attr:`config`;
-    ``config=`` and ``debug=`` override them. Register routes, middleware and routers, then
+    ``Kettle(__name__)`` reads settings into :attr:`config` from a TOML file
+    (``config_file=`` or ``KETTLE_CONFIG_FILE``), then ``KETTLE_*`` environment variables;
+    ``config=`` and ``debug=`` override both. Register routes, middleware and routers, then
     serve it with any ASGI server (``kettle run module:app``). The app compiles itself on
     the first request (or :meth:`finalize`); registering anything after that is an error.
     """
@@ -44,12 +46,18 @@ class Kettle(ASGIApp, Router):
         import_name: str = "__main__",
         *,
         config: Mapping[str, Any] | None = None,
+        config_file: str | os.PathLike[str] | None = None,
         debug: bool | None = None,
     ) -> None:
         super().__init__(name=None)
         self.import_name = import_name
         self.config = Config()
+        # Later sources win: defaults, the TOML file, KETTLE_* variables, then arguments.
+        config_file = config_file or os.environ.get("KETTLE_CONFIG_FILE")
+        if config_file:
+            self.config.from_toml(config_file, section=None)
         self.config.from_env()
+        self.config.pop("CONFIG_FILE", None)
         if config:
             self.config.from_mapping(config)
         if debug is not None:
@@ -150,6 +158,8 @@ class Kettle(ASGIApp, Router):
         path = scope["path"]
         entry = self._static.get(path)
         if entry is None:
+            if len(path) > self._max_path:
+                return self._fallback(path)[0]
             found = self._table.match_dynamic(path)
             if found is None:
                 return self._unmatched(req, path, scope["method"])

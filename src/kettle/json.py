@@ -20,9 +20,10 @@ def _enc_hook(value: Any) -> Any:
     )
 
 
-_encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="number")
+# Decimals as strings: exact, and NaN/Infinity stay valid JSON (as numbers they would not).
+_encoder = msgspec.json.Encoder(enc_hook=_enc_hook, decimal_format="string")
 
-#: ``encode_json(value) -> bytes``: compact UTF-8 JSON (datetimes ISO 8601, UUIDs as text,
-#: Decimals as numbers); an unsupported type raises ``TypeError`` naming it.
+#: ``encode_json(value) -> bytes``: compact UTF-8 JSON (datetimes ISO 8601, UUIDs and
+#: Decimals as text); an unsupported type raises ``TypeError`` naming it.
 # PERF: the encoder's bound method itself, not a wrapper function around it.
 encode_json: Callable[[Any], bytes] = _encoder.encode

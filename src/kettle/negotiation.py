@@ -10,13 +10,14 @@ __all__ = ["best_match", "parse_accept"]
 
 @lru_cache(maxsize=256)
 def parse_accept(header: str) -> tuple[tuple[str, float], ...]:
-    """``(media range, quality)`` pairs of an ``Accept`` header, highest quality first.
+    """``(media range, quality)`` pairs of an ``Accept`` header, in the client's order.
 
-    Malformed qualities count as 0 (not acceptable) rather than raising. Cached: browsers
-    send the same few headers over and over.
+    Malformed qualities count as 0 (not acceptable) rather than raising. At most 64 ranges
+    are read (a bound on hostile headers). Cached: browsers send the same few headers over
+    and over.
     """
-    ranges: list[tuple[str, float, int]] = []
-    for index, item in enumerate(header.split(",")[:64]):  # a bound on hostile headers
+    ranges: list[tuple[str, float]] = []
+    for item in header.split(",")[:64]:
         media, *params = item.split(";")
         media = media.strip().lower()
         if not media:
@@ -29,10 +30,8 @@ def parse_accept(header: str) -> tuple[tuple[str, float], ...]:
                     quality = min(max(float(value.strip()), 0.0), 1.0)
                 except ValueError:
                     quality = 0.0
-        ranges.append((media, quality, index))
-    # Higher quality first; among equals, more specific ranges first, then header order.
-    ranges.sort(key=lambda r: (-r[1], r[0].count("*"), r[2]))
-    return tuple((media, q) for media, q, _ in ranges)
+        ranges.append((media, quality))
+    return tuple(ranges)
 
 
 def _matches(media_range: str, offered: str) -> bool:
@@ -44,22 +43,30 @@ def _matches(media_range: str, offered: str) -> bool:
 
 
 def best_match(header: str | None, offered: Sequence[str]) -> str | None:
-    """The offered type the client prefers most; ``None`` if it accepts none of them."""
+    """The offered type the client prefers most; ``None`` if it accepts none of them.
+
+    Each offer takes the quality of the most specific range that matches it
+    (``text/html;q=0, */*`` refuses HTML). Ties go to the offer whose range the client
+    listed first, as in Express, then to the order of ``offered``.
+    """
     if not offered:
         return None
     if not header:
         return offered[0]
+    ranges = parse_accept(header)
     best: str | None = None
-    best_q = 0.0
+    best_key = (0.0, 0)
     for offer in offered:
         wanted = offer.lower()
-        # The most specific matching range decides (``text/html;q=0, */*`` refuses HTML).
         matching = [
-            (2 - media.count("*"), q)
-            for media, q in parse_accept(header)
+            (2 - media.count("*"), quality, -index)
+            for index, (media, quality) in enumerate(ranges)
             if _matches(media, wanted)
         ]
-        quality = max(matching)[1] if matching else 0.0
-        if quality > best_q:
-            best, best_q = offer, quality
+        if not matching:
+            continue
+        _, quality, position = max(matching)
+        key = (quality, position)
+        if quality > 0 and key > best_key:
+            best, best_key = offer, key
     return best

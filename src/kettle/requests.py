@@ -162,7 +162,7 @@ class Request:
         """Cookies sent by the client (the first of duplicate names wins)."""
         cookies = self._cookies
         if cookies is None:
-            cookies = self._cookies = parse_cookie_header(self.headers.get("cookie") or "")
+            cookies = self._cookies = parse_cookie_header("; ".join(self.headers.getlist("cookie")))
         return cookies
 
     @property
@@ -193,8 +193,8 @@ class Request:
         values = self.headers.getlist("content-length")
         if not values:
             return None
-        if len(set(values)) > 1:
-            raise BadRequest("conflicting Content-Length headers")
+        if len(values) > 1:  # even identical copies: a smuggling signal (SECURITY.md #10)
+            raise BadRequest("more than one Content-Length header")
         value = values[0].strip()
         if not (value.isascii() and value.isdigit()):
             raise BadRequest("invalid Content-Length header")

@@ -90,8 +90,8 @@ class Response:
         self.status_code = status
         self.stream: AsyncIterator[bytes] | None = None
         self._headers: MutableHeaders | None = None
-        self._secure_cookies: list[int] | None = None
-        body = self.body = self.render(content)
+        self._secure_cookies: list[bytes] | None = None
+        body = self.body = self.render(content) if status not in _NO_LENGTH else b""
         # PERF: the content-type pair is built once per (media type, charset), not per
         # response, and small Content-Length values come from a table.
         if media_type is None:
@@ -172,7 +172,8 @@ class Response:
         if secure is None and "; Secure" not in line:
             if self._secure_cookies is None:
                 self._secure_cookies = []
-            self._secure_cookies.append(len(self.raw_headers) - 1)
+            # The line itself, not its index: headers may be added or removed before sending.
+            self._secure_cookies.append(self.raw_headers[-1][1])
 
     def delete_cookie(
         self,
@@ -187,11 +188,12 @@ class Response:
 
     def prepare(self, secure_transport: bool) -> None:
         """Last adjustments before sending: cookies left ``secure=None`` get Secure on https."""
-        if self._secure_cookies is not None and secure_transport:
+        pending = self._secure_cookies
+        if pending is not None and secure_transport:
             raw = self.raw_headers
-            for index in self._secure_cookies:
-                name, value = raw[index]
-                raw[index] = (name, value + b"; Secure")
+            for index, (name, value) in enumerate(raw):
+                if name == b"set-cookie" and value in pending:
+                    raw[index] = (name, value + b"; Secure")
         self._secure_cookies = None
 
     def __repr__(self) -> str:
@@ -273,7 +275,7 @@ async def _as_async_bytes(
 ) -> AsyncIterator[bytes]:
     if isinstance(content, AsyncIterable):
         async for chunk in content:
-            yield chunk.encode(charset) if isinstance(chunk, str) else bytes(chunk)
+            yield _chunk_bytes(chunk, charset)
         return
     iterator: Iterator[Any] = iter(content)
     loop = asyncio.get_running_loop()
@@ -283,13 +285,22 @@ async def _as_async_bytes(
             chunk = await loop.run_in_executor(None, next, iterator, done)
             if chunk is done:
                 return
-            yield chunk.encode(charset) if isinstance(chunk, str) else bytes(chunk)
+            yield _chunk_bytes(chunk, charset)
     finally:
         close = getattr(iterator, "close", None)
         if close is not None:
             # ValueError: still running in its thread (the client left during a next()).
             with contextlib.suppress(ValueError):
                 close()
+
+
+def _chunk_bytes(chunk: Any, charset: str) -> bytes:
+    if isinstance(chunk, str):
+        return chunk.encode(charset)
+    if isinstance(chunk, bytes | bytearray | memoryview):
+        return bytes(chunk)
+    # bytes(3) would quietly send three NUL bytes.
+    raise TypeError(f"a streamed chunk must be bytes or str, not {type(chunk).__name__}")
 
 
 def redirect(location: str, status: int = 302) -> RedirectResponse:
@@ -309,9 +320,17 @@ def _from_tuple(value: tuple[Any, ...]) -> Response:
             raise TypeError(
                 f"the status in a returned tuple must be an int, not {type(status).__name__}"
             )
+        if status in _NO_LENGTH:  # no body may follow: drop it and its length
+            response.body = b""
+            del response.raw_headers[:]
         response.status_code = status
-    if rest and rest[0]:
-        response.headers.update(rest[0])
+    extra = rest[0] if rest else None
+    if extra:
+        if isinstance(extra, Mapping):
+            response.headers.update(extra)
+        else:  # a list of pairs may repeat a name (several set-cookie)
+            for name, header_value in extra:
+                response.headers.add(name, header_value)
     return response
 
 
@@ -349,6 +368,8 @@ def coerce_response(value: Any) -> Response:
         return Response(bytes(value), media_type="application/octet-stream")
     if inspect.isgenerator(value) or inspect.isasyncgen(value):
         return StreamingResponse(value)
+    if isinstance(value, str):  # Markup, StrEnum and other str subclasses
+        return HTMLResponse(value)
     if isinstance(value, dict | list) or _is_json_object(value):
         return JSONResponse(value)
     raise TypeError(
