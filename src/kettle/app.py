@@ -168,9 +168,8 @@ class Kettle(ASGIApp, Router):
             if endpoint is None:
                 assert entry.not_allowed is not None
                 return entry.not_allowed
-            route = req.route = endpoint.route
-            if route is not None:
-                req.path_params = dict(zip(route.param_names, values, strict=False))
+            req.route = endpoint.route
+            req._values = values
             return endpoint
         endpoint = entry.methods.get(scope["method"])
         if endpoint is None:

@@ -175,7 +175,7 @@ def build_call_plan(
     if takes_kwargs:
         named = {name for name, _ in sources}
         sources.extend((name, f"path:{name}") for name in path_params if name not in named)
-    call = _make_call(handler, signature, sources, set(path_params))
+    call = _make_call(handler, signature, sources, tuple(path_params))
     return CallPlan(handler, is_async_callable(handler), tuple(sources), call)
 
 
@@ -183,7 +183,7 @@ def _make_call(
     handler: Callable[..., Any],
     signature: inspect.Signature,
     sources: list[tuple[str, str]],
-    path_params: set[str],
+    path_params: tuple[str, ...],
 ) -> Callable[[Request], Any]:
     # PERF: the common shapes get a dedicated closure, made once here: handler(req),
     # handler(), and handler(req, **path params). Anything else goes through a small loop.
@@ -198,8 +198,14 @@ def _make_call(
     if not kinds:
         return lambda req: handler()
     if kinds[0] == "request" and positional_req and all(k.startswith("path:") for k in kinds[1:]):
-        names = [name for name, _ in sources[1:]]
-        if set(names) == path_params:
+        names = tuple(name for name, _ in sources[1:])
+        params = list(signature.parameters.values())[1 : len(names) + 1]
+        positional = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        if names == path_params and positional:
+            # PERF: the parameters come in pattern order, so the converted values are
+            # passed positionally; no dict is built.
+            return lambda req: handler(req, *req._values)
+        if set(names) == set(path_params):
             return lambda req: handler(req, **req.path_params)
         return lambda req: handler(req, **{n: req.path_params[n] for n in names})
     plan = [(name, kind[5:] if kind.startswith("path:") else None) for name, kind in sources]

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["Request"]
 
 _decode_json = msgspec.json.decode
+_NO_VALUES: list[Any] = []
 
 
 class Request:
@@ -45,13 +46,14 @@ class Request:
         "_cookies",
         "_form",
         "_headers",
+        "_params",
         "_query",
         "_receive",
         "_state",
         "_url",
+        "_values",
         "app",
         "error",
-        "path_params",
         "route",
         "scope",
     )
@@ -60,9 +62,11 @@ class Request:
         self.scope = scope
         self._receive = receive
         self.app = app
-        #: Set by routing: the matched route (``None`` for 404s) and its parameters.
+        #: Set by routing: the matched route (``None`` for 404s).
         self.route: Route | None = None
-        self.path_params: dict[str, Any] = {}
+        # Converted path parameter values in pattern order; the dict is built on demand.
+        self._values: list[Any] = _NO_VALUES
+        self._params: dict[str, Any] | None = None
         #: The exception an error handler turned into the response, if any.
         self.error: BaseException | None = None
         self._headers: Headers | None = None
@@ -76,6 +80,19 @@ class Request:
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
+
+    @property
+    def path_params(self) -> dict[str, Any]:
+        """The matched route's parameters by name, converted: ``{"id": 42}``."""
+        params = self._params
+        if params is None:
+            names = self.route.param_names if self.route is not None else ()
+            params = self._params = dict(zip(names, self._values, strict=False))
+        return params
+
+    @path_params.setter
+    def path_params(self, params: dict[str, Any]) -> None:
+        self._params = params
 
     # -- the request line ------------------------------------------------------------
 
