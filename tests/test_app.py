@@ -200,6 +200,11 @@ class TestMount:
         with pytest.raises(SetupError):
             make_app().mount("/x", object())
 
+    @pytest.mark.parametrize("prefix", ["api", "/u/<int:id>"])
+    def test_prefixes_are_literal_and_absolute(self, make_app: MakeApp, prefix: str) -> None:
+        with pytest.raises(SetupError, match="prefix"):
+            make_app().mount(prefix, Router("r"))
+
     def test_root_path_from_the_server(self, make_app: MakeApp) -> None:
         app = make_app()
 

@@ -56,11 +56,10 @@ def test_a_parameter_nothing_supplies_is_a_setup_error_naming_the_handler(
 ) -> None:
     app = make_app()
 
-    @app.get("/users/<int:id>")
     async def show_user(req: Request, user_id: int) -> None: ...
 
     with pytest.raises(SetupError, match=r"show_user.*'user_id'.*not a path parameter \(id\)"):
-        app.finalize()
+        app.get("/users/<int:id>")(show_user)
 
 
 def test_sync_handlers_run_in_worker_threads(make_app: MakeApp) -> None:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
 from .converters import Segment, parse_pattern
 from .exceptions import RouteConflictError, SetupError
-from .handlers import describe
+from .handlers import build_call_plan, describe
 from .pipeline import after_hook, before_hook, teardown_hook
 
 if TYPE_CHECKING:
@@ -79,9 +79,14 @@ def _normalize_methods(methods: Iterable[str] | None) -> tuple[str, ...]:
 
 
 def normalize_prefix(prefix: str) -> str:
-    """``/api/`` → ``/api``; a prefix must start with ``/``; ``/`` means no prefix."""
+    """``/api/`` → ``/api``; a prefix must start with ``/``; ``/`` means no prefix.
+
+    Prefixes are literal: parameters belong in route patterns, where handlers declare them.
+    """
     if not prefix.startswith("/"):
         raise SetupError(f"prefix {prefix!r} must start with '/'")
+    if "<" in prefix or ">" in prefix:
+        raise SetupError(f"prefix {prefix!r} must be literal text, without <parameters>")
     return prefix.rstrip("/")
 
 
@@ -212,6 +217,9 @@ class Router:
             inline,
             segments,
         )
+        # The plan is rebuilt at finalize; building it now reports a parameter nothing
+        # can supply at the line that registers the route.
+        build_call_plan(handler, route.param_names, f"route {path!r}")
         shape = tuple(seg.shape for seg in segments)
         for other in self.routes:
             if tuple(seg.shape for seg in other.segments) == shape and set(other.methods) & set(
