@@ -9,6 +9,7 @@ from urllib.parse import SplitResult, urlsplit
 __all__ = ["URL", "Address", "Headers", "MultiDict", "MutableHeaders", "State"]
 
 _T = TypeVar("_T")
+_V = TypeVar("_V")
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -45,7 +46,7 @@ class State:
         return f"State({self.__dict__!r})"
 
 
-class MultiDict(Mapping[str, str]):
+class MultiDict(Mapping[str, _V]):
     """An immutable mapping where a key may carry several values.
 
     ``md[key]`` and ``md.get(key)`` give the *first* value, ``md.getlist(key)`` all of
@@ -54,15 +55,15 @@ class MultiDict(Mapping[str, str]):
 
     __slots__ = ("_dict", "_list")
 
-    def __init__(self, items: Iterable[tuple[str, str]] | Mapping[str, str] = ()) -> None:
+    def __init__(self, items: Iterable[tuple[str, _V]] | Mapping[str, _V] = ()) -> None:
         pairs = list(items.items()) if isinstance(items, Mapping) else list(items)
-        self._list: list[tuple[str, str]] = pairs
-        first: dict[str, str] = {}
+        self._list: list[tuple[str, _V]] = pairs
+        first: dict[str, _V] = {}
         for key, value in pairs:
             first.setdefault(key, value)
         self._dict = first
 
-    def __getitem__(self, key: str) -> str:
+    def __getitem__(self, key: str) -> _V:
         return self._dict[key]
 
     def __iter__(self) -> Iterator[str]:
@@ -74,11 +75,11 @@ class MultiDict(Mapping[str, str]):
     def __contains__(self, key: object) -> bool:
         return key in self._dict
 
-    def getlist(self, key: str) -> list[str]:
+    def getlist(self, key: str) -> list[_V]:
         """Every value of ``key``, in the order they came."""
         return [v for k, v in self._list if k == key]
 
-    def multi_items(self) -> list[tuple[str, str]]:
+    def multi_items(self) -> list[tuple[str, _V]]:
         """Every ``(key, value)`` pair, repeats included, in order."""
         return list(self._list)
 

@@ -11,7 +11,7 @@ created so far is closed, removing its temporary file, before the error propagat
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, fields
 from urllib.parse import unquote_to_bytes
 
@@ -19,7 +19,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser
 
 from ._urlencoded import TooManyFields, parse_urlencoded
-from .datastructures import Headers
+from .datastructures import Headers, MultiDict
 from .exceptions import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from .uploads import UploadFile
 
@@ -33,7 +33,7 @@ _LEAST = {"max_part_headers": 1, "max_header_line": 1, "spool_threshold": 1}
 FormValue = str | UploadFile
 
 
-class FormData(Mapping[str, FormValue]):
+class FormData(MultiDict[FormValue]):
     """An immutable multi-dict of form fields (``str``) and files (:class:`UploadFile`).
 
     ``form[key]`` and ``form.get(key)`` give the first value, ``getlist`` all of them.
@@ -41,34 +41,7 @@ class FormData(Mapping[str, FormValue]):
     or ``async with form:``) to release the uploads' temporary files.
     """
 
-    __slots__ = ("_dict", "_list")
-
-    def __init__(self, items: Iterable[tuple[str, FormValue]] = ()) -> None:
-        self._list: list[tuple[str, FormValue]] = list(items)
-        first: dict[str, FormValue] = {}
-        for key, value in self._list:
-            first.setdefault(key, value)
-        self._dict = first
-
-    def __getitem__(self, key: str) -> FormValue:
-        return self._dict[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._dict)
-
-    def __len__(self) -> int:
-        return len(self._dict)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._dict
-
-    def getlist(self, key: str) -> list[FormValue]:
-        """Every value of ``key``, in the order they came."""
-        return [v for k, v in self._list if k == key]
-
-    def multi_items(self) -> list[tuple[str, FormValue]]:
-        """Every ``(key, value)`` pair, repeats included, in order."""
-        return list(self._list)
+    __slots__ = ()
 
     def files(self) -> list[tuple[str, UploadFile]]:
         """The ``(key, UploadFile)`` pairs only, in order."""

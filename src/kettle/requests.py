@@ -70,7 +70,7 @@ class Request:
         #: The exception an error handler turned into the response, if any.
         self.error: BaseException | None = None
         self._headers: Headers | None = None
-        self._query: MultiDict | None = None
+        self._query: MultiDict[str] | None = None
         self._cookies: dict[str, str] | None = None
         self._body: bytes | None = None
         self._form: FormData | None = None
@@ -164,7 +164,7 @@ class Request:
         return headers
 
     @property
-    def query(self) -> MultiDict:
+    def query(self) -> MultiDict[str]:
         """Query parameters; ``getlist`` for repeated keys. A bad escape is a 400."""
         query = self._query
         if query is None:

@@ -201,23 +201,19 @@ async def _lifespan(app: Kettle, receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            try:
-                await app.startup()
-            except BaseException as exc:
-                logger.exception("startup failed")
-                await send(
-                    {"type": "lifespan.startup.failed", "message": f"{type(exc).__name__}: {exc}"}
-                )
+            if not await _lifespan_step(app.startup, "startup", send):
                 return
-            await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            try:
-                await app.shutdown()
-            except BaseException as exc:
-                logger.exception("shutdown failed")
-                await send(
-                    {"type": "lifespan.shutdown.failed", "message": f"{type(exc).__name__}: {exc}"}
-                )
-                return
-            await send({"type": "lifespan.shutdown.complete"})
+            await _lifespan_step(app.shutdown, "shutdown", send)
             return
+
+
+async def _lifespan_step(step: Callable[[], Awaitable[None]], name: str, send: Send) -> bool:
+    try:
+        await step()
+    except BaseException as exc:
+        logger.exception("%s failed", name)
+        await send({"type": f"lifespan.{name}.failed", "message": f"{type(exc).__name__}: {exc}"})
+        return False
+    await send({"type": f"lifespan.{name}.complete"})
+    return True
