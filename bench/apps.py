@@ -31,12 +31,18 @@ async def raw(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b"Hello, World!"})
     elif path == "/json":
         body = _encode({"message": "Hello, World!"})
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
     elif path.startswith("/users/"):
         body = _encode({"id": int(path[7:])})
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
     else:
@@ -44,7 +50,9 @@ async def raw(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": b""})
 
 
-app = Kettle(__name__, config={"SECRET_KEY": os.environ.get("KETTLE_SECRET_KEY", "bench-" + "x" * 32)})
+app = Kettle(
+    __name__, config={"SECRET_KEY": os.environ.get("KETTLE_SECRET_KEY", "bench-" + "x" * 32)}
+)
 
 
 @app.get("/plaintext")

@@ -31,8 +31,24 @@ def free_port() -> int:
 
 
 def start(target: str, port: int) -> subprocess.Popen[bytes]:
-    cmd = ["taskset", "-c", "0", sys.executable, "-m", "uvicorn", target, "--port", str(port),
-           "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    cmd = [
+        "taskset",
+        "-c",
+        "0",
+        sys.executable,
+        "-m",
+        "uvicorn",
+        target,
+        "--port",
+        str(port),
+        "--loop",
+        "uvloop",
+        "--http",
+        "httptools",
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, start_new_session=True)
     for _ in range(100):
         try:
@@ -48,7 +64,9 @@ def wrk(port: int, path: str, duration: int) -> tuple[float, str]:
     url = f"http://127.0.0.1:{port}{path}"
     base = ["taskset", "-c", "1", "wrk", "-t1", "-c64", "--latency"]
     subprocess.run([*base, "-d2s", url], capture_output=True, check=True)  # warm-up
-    out = subprocess.run([*base, f"-d{duration}s", url], capture_output=True, check=True, text=True).stdout
+    out = subprocess.run(
+        [*base, f"-d{duration}s", url], capture_output=True, check=True, text=True
+    ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99 = re.search(r"99%\s+(\S+)", out).group(1)  # type: ignore[union-attr]
     return rps, p99
@@ -70,7 +88,10 @@ def main() -> None:
                 for scenario in scenarios:
                     rps, p99 = wrk(port, PATHS[scenario], args.duration)
                     results.setdefault((name, scenario), []).append(rps)
-                    print(f"rep {rep + 1} {name:7} {scenario:10} {rps:10.0f} req/s  p99 {p99}", flush=True)
+                    print(
+                        f"rep {rep + 1} {name:7} {scenario:10} {rps:10.0f} req/s  p99 {p99}",
+                        flush=True,
+                    )
             finally:
                 os.killpg(proc.pid, signal.SIGTERM)
                 proc.wait()
@@ -79,8 +100,10 @@ def main() -> None:
     for scenario in scenarios:
         raw, ket = results[("raw", scenario)], results[("kettle", scenario)]
         ratio = statistics.median(ket) / statistics.median(raw)
-        print(f"| {scenario} | {statistics.median(raw):,.0f} ({min(raw):,.0f}-{max(raw):,.0f}) | "
-              f"{statistics.median(ket):,.0f} ({min(ket):,.0f}-{max(ket):,.0f}) | {ratio:.2f} |")
+        print(
+            f"| {scenario} | {statistics.median(raw):,.0f} ({min(raw):,.0f}-{max(raw):,.0f}) | "
+            f"{statistics.median(ket):,.0f} ({min(ket):,.0f}-{max(ket):,.0f}) | {ratio:.2f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -207,8 +207,10 @@ class Compiler:
             return Chain(inline_leaf, None)
         return Chain(lambda req: runner.run(sync_leaf, req), sync_leaf)
 
-    def _chain(self, layers: Layers, leaf: Chain) -> Callable[[Request], Awaitable[Any]]:
-        return compose(layers, leaf, self.runner).acall if layers else leaf.acall
+    def _chain(
+        self, layers: Layers, leaf: Chain, errors: ErrorPolicy
+    ) -> Callable[[Request], Awaitable[Any]]:
+        return compose(layers, leaf, self.runner, errors).acall if layers else leaf.acall
 
     def _add_route(self, scope: _Scope, route: Route) -> None:
         full_path = (
@@ -231,7 +233,7 @@ class Compiler:
         assert scope.errors is not None
         layers = self._layers_for(scope, segments) + [(mw, None) for mw in route.middleware]
         leaf = self._leaf(compiled, scope.errors, bool(layers))
-        endpoint = Endpoint(self._chain(layers, leaf), scope.errors, compiled)
+        endpoint = Endpoint(self._chain(layers, leaf, scope.errors), scope.errors, compiled)
         entry = self.table.setdefault(
             segments, lambda seg: seg.make_converter(self.converters), PathEntry
         )
@@ -263,7 +265,11 @@ class Compiler:
         )
         layers = self._layers_for(owner, segments)
         entry.not_allowed = Endpoint(
-            self._chain(layers, _error_leaf(lambda req: MethodNotAllowed(allowed), owner.errors)),
+            self._chain(
+                layers,
+                _error_leaf(lambda req: MethodNotAllowed(allowed), owner.errors),
+                owner.errors,
+            ),
             owner.errors,
         )
         options = entry.methods.get("OPTIONS")
@@ -274,7 +280,7 @@ class Compiler:
                 return Response(None, 204, {"allow": allow})
 
             entry.methods["OPTIONS"] = Endpoint(
-                self._chain(layers, Chain(answer_options, None)), owner.errors
+                self._chain(layers, Chain(answer_options, None), owner.errors), owner.errors
             )
 
     def _add_name(self, route: Route, segments: tuple[Segment, ...]) -> None:
@@ -295,6 +301,6 @@ class Compiler:
             return RedirectResponse(req.path_params["location"], 308)
 
         not_found_leaf = _error_leaf(lambda req: req.app.routing_error(req), scope.errors)
-        not_found = Endpoint(self._chain(layers, not_found_leaf), scope.errors)
-        redirect = Endpoint(self._chain(layers, Chain(moved, None)), scope.errors)
+        not_found = Endpoint(self._chain(layers, not_found_leaf, scope.errors), scope.errors)
+        redirect = Endpoint(self._chain(layers, Chain(moved, None), scope.errors), scope.errors)
         self.fallbacks.append((scope.prefix, not_found, redirect))
