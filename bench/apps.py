@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from kettle import Kettle, Request, Response, TextResponse
+from kettle import Kettle, Request, Response, Router, TextResponse
 
 _encode = msgspec.json.encode
 _TEXT = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"13")]
@@ -68,3 +68,21 @@ async def json(req: Request) -> dict[str, str]:
 @app.get("/users/<int:id>")
 async def user(req: Request, id: int) -> dict[str, int]:
     return {"id": id}
+
+
+async def _noop(req: Request, call_next: Any) -> Response:
+    return await call_next(req)  # type: ignore[no-any-return]
+
+
+# The middleware scenario: the json handler behind ten no-op use() middlewares.
+_deep = Router("deep")
+for _ in range(10):
+    _deep.use(_noop)
+
+
+@_deep.get("/json")
+async def deep_json(req: Request) -> dict[str, str]:
+    return {"message": "Hello, World!"}
+
+
+app.mount("/mw", _deep)

@@ -20,7 +20,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-PATHS = {"plaintext": "/plaintext", "json": "/json", "params": "/users/42"}
+PATHS = {
+    "plaintext": "/plaintext",
+    "json": "/json",
+    "params": "/users/42",
+    "middleware": "/mw/json",
+}
 APPS = {"raw": "bench.apps:raw", "kettle": "bench.apps:app"}
 
 
@@ -76,7 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8)
-    parser.add_argument("--scenarios", default="plaintext,json,params")
+    parser.add_argument("--scenarios", default="plaintext,json,params,middleware")
     args = parser.parse_args()
     scenarios = args.scenarios.split(",")
     results: dict[tuple[str, str], list[float]] = {}
@@ -86,6 +91,8 @@ def main() -> None:
             proc = start(target, port)
             try:
                 for scenario in scenarios:
+                    if name == "raw" and scenario == "middleware":
+                        continue  # kettle-only: compared with kettle's own json
                     rps, p99 = wrk(port, PATHS[scenario], args.duration)
                     results.setdefault((name, scenario), []).append(rps)
                     print(
@@ -98,6 +105,14 @@ def main() -> None:
     print("\n| scenario | raw ASGI (median, min-max) | kettle (median, min-max) | ratio |")
     print("|---|---|---|---|")
     for scenario in scenarios:
+        if scenario == "middleware":
+            mw, js = results[("kettle", "middleware")], results[("kettle", "json")]
+            ratio = statistics.median(mw) / statistics.median(js)
+            print(
+                f"| json behind 10 middlewares (vs kettle json) | {statistics.median(js):,.0f} | "
+                f"{statistics.median(mw):,.0f} ({min(mw):,.0f}-{max(mw):,.0f}) | {ratio:.2f} |"
+            )
+            continue
         raw, ket = results[("raw", scenario)], results[("kettle", scenario)]
         ratio = statistics.median(ket) / statistics.median(raw)
         print(

@@ -392,3 +392,25 @@ class TestUrlFor:
 
         assert app.url_for("posts") == "/posts/"
         assert app.url_for("posts", page=2) == "/posts/page/2"
+
+
+def test_url_for_knows_the_request_in_threads_and_nested_chains(make_app: MakeApp) -> None:
+    app = make_app()
+
+    def sync_mw(req: Request, call_next: Any) -> Any:
+        response = call_next(req)
+        response.headers["x-link"] = url_for("async_view")
+        return response
+
+    @app.get("/sync")
+    def sync_view(req: Request) -> str:
+        return url_for("sync_view", page=2)
+
+    @app.get("/async", middleware=[sync_mw])
+    async def async_view(req: Request) -> str:
+        return url_for("async_view")
+
+    with TestClient(app, root_path="/root") as client:
+        assert client.get("/sync").text == "/root/sync?page=2"
+        response = client.get("/async")
+        assert (response.text, response.headers["x-link"]) == ("/root/async", "/root/async")

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, get_type_hints
 
+from . import _current
 from .exceptions import SetupError
 
 if TYPE_CHECKING:
@@ -94,11 +95,30 @@ def _enter_thread(
     args: tuple[Any, ...],
 ) -> _T:
     _thread_state.loop = loop
-    return ctx.run(fn, *args)
+    # The request, when the thread serves one, for url_for() and friends.
+    request = args[0] if args and isinstance(args[0], _request_type()) else None
+    _current.in_thread.request = request
+    try:
+        return ctx.run(fn, *args)
+    finally:
+        _current.in_thread.request = None
 
 
-async def _await(awaitable: Awaitable[_T]) -> _T:
-    return await awaitable
+def _request_type() -> type:
+    from .requests import Request
+
+    return Request
+
+
+async def _await(awaitable: Awaitable[_T], request: Any) -> _T:
+    if request is None:
+        return await awaitable
+    task = _current.current_task()
+    _current.by_task[task] = request
+    try:
+        return await awaitable
+    finally:
+        del _current.by_task[task]
 
 
 def blocking_await(awaitable: Awaitable[_T]) -> _T:
@@ -106,7 +126,8 @@ def blocking_await(awaitable: Awaitable[_T]) -> _T:
     loop: asyncio.AbstractEventLoop | None = getattr(_thread_state, "loop", None)
     if loop is None:
         raise RuntimeError("blocking_await() called outside a kettle worker thread")
-    coro: Coroutine[Any, Any, _T] = _await(awaitable)
+    request = getattr(_current.in_thread, "request", None)
+    coro: Coroutine[Any, Any, _T] = _await(awaitable, request)
     return asyncio.run_coroutine_threadsafe(coro, loop).result()
 
 

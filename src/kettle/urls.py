@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from ._current import get_current_request
 from .converters import Converter, Segment
 from .exceptions import SetupError
 
 if TYPE_CHECKING:
     from .requests import Request
 
-__all__ = ["BuildError", "UrlRule", "current_request", "url_for"]
-
-#: The request being served; set once per request by the server adapter so that Flask-style
-#: helpers (``url_for``, ``render_template``) work without being handed ``req``.
-current_request: ContextVar[Request] = ContextVar("kettle.current_request")
+__all__ = ["BuildError", "UrlRule", "url_for"]
 
 
 class BuildError(LookupError):
@@ -115,10 +111,7 @@ def url_for(name: str, /, **params: Any) -> str:
     ``_anchor`` a fragment, and a name starting with ``.`` is relative to the current
     router. Inside a request it uses the current app; outside, call ``app.url_for``.
     """
-    try:
-        request = current_request.get()
-    except LookupError:
-        raise SetupError(
-            "url_for() is used outside a request: call app.url_for() instead"
-        ) from None
+    request = get_current_request()
+    if request is None:
+        raise SetupError("url_for() is used outside a request: call app.url_for() instead")
     return request.app.url_for(name, _request=request, **params)

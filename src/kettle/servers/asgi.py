@@ -13,11 +13,11 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+from .._current import by_task, current_task
 from ..exceptions import ClientDisconnect
 from ..json import encode_json
 from ..requests import Request
 from ..responses import _LENGTHS, JSONResponse, Response, coerce_response
-from ..urls import current_request
 
 if TYPE_CHECKING:
     from ..app import Kettle
@@ -127,7 +127,13 @@ class ASGIApp:
         if scope.get("root_path"):
             scope = _strip_root(scope)
         req = ASGIRequest(scope, receive, self)  # type: ignore[arg-type]
-        endpoint = self.match(req)
+        # PERF: the static-path hit of Kettle.match, inlined; everything else goes there.
+        entry = self._static.get(scope["path"])
+        endpoint = entry.methods.get(scope["method"]) if entry is not None else None
+        if endpoint is not None:
+            req.route = endpoint.route
+        else:
+            endpoint = self.match(req)
         if endpoint.mount is not None:
             await endpoint.mount(
                 {
@@ -139,7 +145,9 @@ class ASGIApp:
                 send,
             )
             return None
-        token = current_request.set(req)
+        task = current_task()
+        outer = by_task.get(task)  # a request served inside another, in the same task
+        by_task[task] = req
         try:
             # PERF: coercion and error handling live here rather than in a wrapper coroutine
             # around every chain: a route without middleware awaits its handler directly.
@@ -191,7 +199,10 @@ class ASGIApp:
             else:
                 await _send_stream(response, stream, send, receive, scope["method"] == "HEAD")
         finally:
-            current_request.reset(token)
+            if outer is None:
+                del by_task[task]
+            else:
+                by_task[task] = outer
             if req._form is not None:
                 await req.close()
         return None
