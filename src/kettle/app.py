@@ -48,9 +48,17 @@ class Kettle(ASGIApp, Router):
         config: Mapping[str, Any] | None = None,
         config_file: str | os.PathLike[str] | None = None,
         debug: bool | None = None,
+        template_folder: str | os.PathLike[str] | None = "templates",
+        static_folder: str | os.PathLike[str] | None = "static",
+        static_url_path: str = "/static",
     ) -> None:
-        super().__init__(name=None)
-        self.import_name = import_name
+        super().__init__(
+            name=None,
+            import_name=import_name,
+            template_folder=template_folder,
+            static_folder=static_folder,
+            static_url_path=static_url_path,
+        )
         self.config = Config()
         # Later sources win: defaults, the TOML file, KETTLE_* variables, then arguments.
         config_file = config_file or os.environ.get("KETTLE_CONFIG_FILE")
@@ -64,6 +72,9 @@ class Kettle(ASGIApp, Router):
             self.config["DEBUG"] = debug
         #: App-wide state shared by all requests (connections, clients, caches).
         self.state = State()
+        #: Extensions by name (``"sessions"``, ``"login"``, ``"db"``, ``"templates"``): the
+        #: objects behind ``req.session``, ``req.user``, ``req.db`` and ``render_template``.
+        self.extensions: dict[str, Any] = {}
         #: Converters available to path patterns by name; extend with :meth:`add_converter`.
         self.converters: dict[str, type[Converter]] = default_converters()
         self._startup: list[Callable[[], Any]] = []

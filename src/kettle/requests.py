@@ -44,13 +44,16 @@ class Request:
         "_body",
         "_consumed",
         "_cookies",
+        "_db",
         "_form",
         "_headers",
         "_params",
         "_query",
         "_receive",
+        "_session",
         "_state",
         "_url",
+        "_user",
         "_values",
         "app",
         "error",
@@ -77,6 +80,10 @@ class Request:
         self._state: State | None = None
         self._url: URL | None = None
         self._consumed = False
+        # Filled on first use by the app's extensions (sessions, login, db).
+        self._session: Any = None
+        self._user: Any = None
+        self._db: Any = None
 
     def __repr__(self) -> str:
         return f"<Request {self.method} {self.path}>"
@@ -224,6 +231,49 @@ class Request:
         A request without ``Accept`` accepts anything (the first type is returned).
         """
         return best_match(self.headers.get("accept"), media_types)
+
+    # -- what extensions provide ---------------------------------------------------------
+
+    def _extension(self, name: str, needs: str) -> Any:
+        extension = self.app.extensions.get(name)
+        if extension is None:
+            raise RuntimeError(f"req.{name.rstrip('s')} needs {needs}")
+        return extension
+
+    @property
+    def session(self) -> Any:
+        """The session: a dict that knows when it changed (loaded on first use)."""
+        session = self._session
+        if session is None:
+            interface = self._extension(
+                "sessions", "sessions, which SESSION_BACKEND='none' turned off"
+            )
+            session = self._session = interface.open(self)
+        return session
+
+    @property
+    def user(self) -> Any:
+        """The logged-in user, or an anonymous user (needs ``kettle.auth.LoginManager``)."""
+        user = self._user
+        if user is None:
+            manager = self._extension("login", "a LoginManager: kettle.auth.LoginManager(app)")
+            user = self._user = manager.user_for(self)
+        return user
+
+    @user.setter
+    def user(self, user: Any) -> None:
+        self._user = user
+
+    @property
+    def db(self) -> Any:
+        """This request's database session (needs ``kettle.db.Database(app, url)``);
+        committed when the response is a success, rolled back otherwise.
+        """
+        db = self._db
+        if db is None:
+            database = self._extension("db", "a database: kettle.db.Database(app, url)")
+            db = self._db = database.session_for(self)
+        return db
 
     def url_for(self, name: str, /, **params: Any) -> str:
         """Build the URL of the route called ``name`` (see :func:`kettle.url_for`)."""

@@ -7,11 +7,13 @@ given (and checks it); the app compiles everything when it is finalized.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, overload
 
+from ._site import SiteParts
 from .converters import Segment, parse_pattern
 from .exceptions import RouteConflictError, SetupError
 from .handlers import build_call_plan, describe
@@ -144,14 +146,25 @@ class RouteBuilder:
         return self._verb("HEAD", handler)
 
 
-class Router:
+class Router(SiteParts):
     """A group of routes with its own middleware, hooks, error handlers and sub-routers.
 
     Mount it with ``app.mount("/api", router)``. With a ``name``, its routes are named
-    ``"<name>.<function>"`` for :func:`url_for`.
+    ``"<name>.<function>"`` for :func:`url_for`. ``template_folder`` and ``static_folder``
+    are relative to the module ``import_name`` (pass ``__name__``); the app's templates win
+    over a router's on a name clash.
     """
 
-    def __init__(self, name: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str | None = None,
+        *,
+        import_name: str | None = None,
+        template_folder: str | os.PathLike[str] | None = None,
+        static_folder: str | os.PathLike[str] | None = None,
+        static_url_path: str | None = None,
+    ) -> None:
+        self._init_site(import_name, template_folder, static_folder, static_url_path)
         if name is not None and not all(_NAME.match(part) for part in name.split(".")):
             raise SetupError(f"router name {name!r} must be an identifier")
         self.name = name

@@ -20,6 +20,7 @@ from ..requests import Request
 from ..responses import _LENGTHS, JSONResponse, Response, coerce_response
 
 if TYPE_CHECKING:
+    from .._compiler import Endpoint
     from ..app import Kettle
 
 __all__ = ["ASGIApp", "ASGIRequest"]
@@ -114,14 +115,7 @@ class ASGIApp:
     async def __call__(self: Kettle, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[misc]
         """Serve one ASGI connection scope."""
         if scope["type"] != "http":
-            if scope["type"] == "lifespan":
-                return await _lifespan(self, receive, send)
-            if scope["type"] == "websocket":
-                # Not supported yet: refuse the handshake cleanly.
-                await receive()
-                await send({"type": "websocket.close", "code": 1008})
-                return None
-            raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
+            return await _other_scope(self, scope, receive, send)
         if not self._finalized:
             self.finalize()
         if scope.get("root_path"):
@@ -135,16 +129,7 @@ class ASGIApp:
         else:
             endpoint = self.match(req)
         if endpoint.mount is not None:
-            await endpoint.mount(
-                {
-                    **scope,
-                    "root_path": scope.get("root_path", "") + endpoint.prefix,
-                    "path": scope.get("root_path", "") + scope["path"],
-                },
-                receive,
-                send,
-            )
-            return None
+            return await _to_mounted(endpoint, scope, receive, send)
         task = current_task()
         outer = by_task.get(task)  # a request served inside another, in the same task
         by_task[task] = req
@@ -153,7 +138,7 @@ class ASGIApp:
             # around every chain: a route without middleware awaits its handler directly.
             try:
                 result = await endpoint.chain(req)
-                if result.__class__ is dict:
+                if result.__class__ is dict and req._session is None:
                     # PERF: the commonest API answer skips building a Response object; the
                     # bytes on the wire are exactly what JSONResponse would send.
                     body = encode_json(result)
@@ -179,6 +164,8 @@ class ASGIApp:
                     }
                 )
                 return None
+            if req._session is not None:
+                await self.extensions["sessions"].save(req, response)
             if response._secure_cookies is not None:
                 response.prepare(scope.get("scheme") == "https")
             stream = response.stream
@@ -206,6 +193,24 @@ class ASGIApp:
             if req._form is not None:
                 await req.close()
         return None
+
+
+async def _other_scope(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        return await _lifespan(app, receive, send)
+    if scope["type"] == "websocket":
+        # Not supported yet: refuse the handshake cleanly.
+        await receive()
+        await send({"type": "websocket.close", "code": 1008})
+        return None
+    raise RuntimeError(f"unsupported ASGI scope type {scope['type']!r}")
+
+
+async def _to_mounted(endpoint: Endpoint, scope: Scope, receive: Receive, send: Send) -> None:
+    # A foreign app sees the full path and a root_path extended by its prefix (ASGI spec).
+    root = scope.get("root_path", "")
+    child = {**scope, "root_path": root + endpoint.prefix, "path": root + scope["path"]}
+    await endpoint.mount(child, receive, send)
 
 
 async def _lifespan(app: Kettle, receive: Receive, send: Send) -> None:
