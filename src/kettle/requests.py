@@ -266,7 +266,7 @@ class Request:
 
     @property
     def db(self) -> Any:
-        """This request's database session (needs ``kettle.db.Database(app, url)``);
+        """The request's database session (needs ``kettle.db.Database(app, url)``);
         committed when the response is a success, rolled back otherwise.
         """
         db = self._db
