@@ -8,6 +8,7 @@ the app and of each router they fall under.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -220,16 +221,7 @@ class Compiler:
         )
         segments = parse_pattern(full_path)
         full_name = f"{scope.name}.{route.name}" if scope.name else route.name
-        compiled = Route(
-            full_path,
-            route.methods,
-            route.handler,
-            full_name,
-            route.middleware,
-            route.max_body_size,
-            route.inline,
-            segments,
-        )
+        compiled = dataclasses.replace(route, path=full_path, name=full_name, segments=segments)
         assert scope.errors is not None
         layers = self._layers_for(scope, segments) + [(mw, None) for mw in route.middleware]
         leaf = self._leaf(compiled, scope.errors, bool(layers))

@@ -350,10 +350,11 @@ class Request:
             from .forms import FormLimits, parse_form
 
             config = self.app.config
+            overrides = self.route.form_limits if self.route is not None else {}
             limits = FormLimits(
-                max_fields=config["MAX_FORM_FIELDS"],
-                max_files=config["MAX_FORM_FILES"],
-                max_part_size=config["MAX_FORM_PART_SIZE"],
+                max_fields=overrides.get("max_fields", config["MAX_FORM_FIELDS"]),
+                max_files=overrides.get("max_files", config["MAX_FORM_FILES"]),
+                max_part_size=overrides.get("max_part_size", config["MAX_FORM_PART_SIZE"]),
                 spool_threshold=config["FORM_SPOOL_THRESHOLD"],
                 max_body_size=self.max_body_size,
             )

@@ -54,6 +54,9 @@ class Route:
     max_body_size: int | None = None
     inline: bool = False
     segments: tuple[Segment, ...] = field(default=(), repr=False)
+    #: Per-route overrides of the form limits: ``max_fields``, ``max_files``,
+    #: ``max_part_size`` (the app's ``MAX_FORM_*`` settings otherwise).
+    form_limits: dict[str, int] = field(default_factory=dict, repr=False)
     #: The names of the path parameters, in pattern order.
     param_names: tuple[str, ...] = field(init=False, repr=False)
 
@@ -201,12 +204,16 @@ class Router(SiteParts):
         name: str | None = None,
         middleware: Iterable[Middleware] = (),
         max_body_size: int | str | None = None,
+        max_form_fields: int | None = None,
+        max_form_files: int | None = None,
+        max_form_part_size: int | str | None = None,
         inline: bool = False,
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods`` (GET by default).
 
-        ``max_body_size`` overrides the app's body limit for this route (``"10MB"`` works);
-        ``inline=True`` runs a plain ``def`` handler on the loop (only for trivial code).
+        ``max_body_size`` overrides the app's body limit for this route (``"10MB"`` works),
+        and the ``max_form_*`` options its form limits (fields, files, bytes per non-file
+        part); ``inline=True`` runs a plain ``def`` handler on the loop (trivial code only).
         """
         self._check_open(f"add route {path!r}")
         if not callable(handler):
@@ -215,20 +222,27 @@ class Router(SiteParts):
         route_name = name or getattr(handler, "__name__", None)
         if not route_name or not _NAME.match(route_name):
             raise SetupError(f"route {path!r} needs a name= (its handler has no usable __name__)")
-        limit = None
-        if max_body_size is not None:
-            from .config import parse_size
+        from .config import parse_size
 
-            limit = parse_size(max_body_size)
+        form_limits = {
+            key: parse_size(value)
+            for key, value in (
+                ("max_fields", max_form_fields),
+                ("max_files", max_form_files),
+                ("max_part_size", max_form_part_size),
+            )
+            if value is not None
+        }
         route = Route(
             path,
             _normalize_methods(methods),
             handler,
             route_name,
             tuple(middleware),
-            limit,
+            parse_size(max_body_size) if max_body_size is not None else None,
             inline,
             segments,
+            form_limits,
         )
         # The plan is rebuilt at finalize; building it now reports a parameter nothing
         # can supply at the line that registers the route.
