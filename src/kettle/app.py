@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
+import click
+
 from ._compiler import Compiler, Endpoint, PathEntry
 from ._trie import PathTable
 from .config import Config
@@ -72,6 +74,9 @@ class Kettle(ASGIApp, Router):
             self.config["DEBUG"] = debug
         #: App-wide state shared by all requests (connections, clients, caches).
         self.state = State()
+        #: The app's own commands: ``@app.cli.command()`` adds ``kettle <command>`` (the
+        #: ``kettle`` CLI finds the app with ``--app`` or ``KETTLE_APP``).
+        self.cli = click.Group(name=import_name, help=f"Commands of {import_name}.")
         #: Extensions by name (``"sessions"``, ``"login"``, ``"db"``, ``"templates"``): the
         #: objects behind ``req.session``, ``req.user``, ``req.db`` and ``render_template``.
         self.extensions: dict[str, Any] = {}
