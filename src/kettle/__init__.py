@@ -40,6 +40,7 @@ from .responses import (
     redirect,
 )
 from .routing import Route, RouteInfo, Router
+from .templating import render_template, render_template_string, stream_template
 from .uploads import UploadFile, secure_filename
 from .urls import BuildError, url_for
 
@@ -93,6 +94,9 @@ __all__ = [
     "abort",
     "parse_size",
     "redirect",
+    "render_template",
+    "render_template_string",
     "secure_filename",
+    "stream_template",
     "url_for",
 ]

@@ -58,7 +58,8 @@ class SiteParts:
         return self.root_dir / self.static_folder if self.static_folder else None
 
     def context_processor(self, fn: F) -> F:
-        """``fn(req) -> dict`` adds names to every template's context (sync or async)."""
+        """``fn(req) -> dict`` adds names to every template's context (a plain function:
+        templates render synchronously)."""
         self._check_open("add a context processor")
         self.context_processors.append(fn)
         return fn

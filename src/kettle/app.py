@@ -24,6 +24,7 @@ from .urls import UrlRule, build_url
 
 if TYPE_CHECKING:
     from .requests import Request
+    from .templating import TemplateName
     from .testing import AsyncTestClient, TestClient
 
 __all__ = ["Kettle"]
@@ -274,6 +275,12 @@ class Kettle(ASGIApp, Router):
                 self._runner.close()
 
     # -- conveniences ------------------------------------------------------------------
+
+    def render_template(self, name: TemplateName, /, **context: Any) -> str:
+        """Render one of this app's templates, inside or outside a request."""
+        from .templating import templates_for
+
+        return templates_for(self).render_template(name, **context)
 
     def test_client(self, **options: Any) -> TestClient:
         """A synchronous in-process client (httpx API); use it as a context manager to run

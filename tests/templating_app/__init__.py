@@ -1,0 +1,1 @@
+"""A tiny site package for the templating tests: its ``templates/`` is the app's folder."""
