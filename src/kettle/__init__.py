@@ -1,6 +1,15 @@
 """kettle: Flask's simplicity with Express's middleware and non-blocking speed."""
 
 from .app import Kettle
+from .auth import (
+    AnonymousUser,
+    LoginManager,
+    UserMixin,
+    fresh_login_required,
+    login_required,
+    login_user,
+    logout_user,
+)
 from .config import Config, KettleWarning, parse_size
 from .converters import Converter
 from .datastructures import URL, Address, Headers, MultiDict, MutableHeaders, State
@@ -28,7 +37,18 @@ from .exceptions import (
     abort,
 )
 from .files import FileResponse
+from .flash import flash, get_flashed_messages
 from .forms import FormData
+from .passwords import (
+    hash_password,
+    hash_password_async,
+    needs_rehash,
+    verify_and_update,
+    verify_and_update_async,
+    verify_password,
+    verify_password_async,
+)
+from .redirects import is_safe_url, safe_redirect
 from .requests import Request
 from .responses import (
     HTMLResponse,
@@ -40,6 +60,7 @@ from .responses import (
     redirect,
 )
 from .routing import Route, RouteInfo, Router
+from .sessions import Session, SessionInterface
 from .templating import render_template, render_template_string, stream_template
 from .uploads import UploadFile, secure_filename
 from .urls import BuildError, url_for
@@ -49,6 +70,7 @@ __version__ = "0.1.0"
 __all__ = [
     "URL",
     "Address",
+    "AnonymousUser",
     "BadRequest",
     "BuildError",
     "ClientDisconnect",
@@ -66,6 +88,7 @@ __all__ = [
     "JSONResponse",
     "Kettle",
     "KettleWarning",
+    "LoginManager",
     "MethodNotAllowed",
     "MultiDict",
     "MutableHeaders",
@@ -81,6 +104,8 @@ __all__ = [
     "RouteInfo",
     "Router",
     "ServiceUnavailable",
+    "Session",
+    "SessionInterface",
     "SetupError",
     "State",
     "StreamingResponse",
@@ -91,12 +116,28 @@ __all__ = [
     "UnprocessableEntity",
     "UnsupportedMediaType",
     "UploadFile",
+    "UserMixin",
     "abort",
+    "flash",
+    "fresh_login_required",
+    "get_flashed_messages",
+    "hash_password",
+    "hash_password_async",
+    "is_safe_url",
+    "login_required",
+    "login_user",
+    "logout_user",
+    "needs_rehash",
     "parse_size",
     "redirect",
     "render_template",
     "render_template_string",
+    "safe_redirect",
     "secure_filename",
     "stream_template",
     "url_for",
+    "verify_and_update",
+    "verify_and_update_async",
+    "verify_password",
+    "verify_password_async",
 ]

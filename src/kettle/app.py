@@ -20,6 +20,7 @@ from .exceptions import BadRequest, NotFound, SetupError, URITooLong
 from .handlers import ThreadRunner, describe, is_async_callable
 from .routing import RouteInfo, Router
 from .servers.asgi import ASGIApp
+from .sessions import install_sessions
 from .urls import UrlRule, build_url
 
 if TYPE_CHECKING:
@@ -144,6 +145,8 @@ class Kettle(ASGIApp, Router):
                 return
             self.config.validate()
             self.config.resolve_secret_key()
+            if "sessions" not in self.extensions:
+                install_sessions(self)
             runner = ThreadRunner(self.config["THREAD_POOL_SIZE"])
             compiler = Compiler(self, runner, self.converters)
             compiler.run()

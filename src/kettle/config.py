@@ -38,6 +38,18 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "STRICT_SLASHES": False,
         "SERVER_NAME": None,
         "PREFERRED_URL_SCHEME": "http",
+        "SECRET_KEY_FALLBACKS": (),
+        "SESSION_BACKEND": "cookie",
+        "SESSION_COOKIE_NAME": "session",
+        "SESSION_COOKIE_SECURE": None,
+        "SESSION_COOKIE_SAMESITE": "lax",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_DOMAIN": None,
+        "SESSION_COOKIE_PATH": "/",
+        "PERMANENT_SESSION_LIFETIME": 31 * 24 * 3600,
+        "SESSION_REFRESH_EACH_REQUEST": True,
+        "SESSION_REDIS_URL": "redis://127.0.0.1:6379/0",
+        "SESSION_REDIS_PREFIX": "kettle:session:",
     }
 )
 """kettle's built-in settings and their default values (read-only)."""
@@ -231,6 +243,18 @@ class Config(dict[str, Any]):
     ``SERVER_NAME``           ``None``    Host (``example.com:8080``) for
                                           ``url_for(..., _external=True)`` outside a request.
     ``PREFERRED_URL_SCHEME``  ``"http"``  Scheme of external URLs built outside a request.
+    ``SECRET_KEY_FALLBACKS``  ``()``      Older keys: they still verify, the newest signs.
+    ``SESSION_BACKEND``       ``cookie``  ``cookie``, ``memory``, ``redis`` or ``none``.
+    ``SESSION_COOKIE_NAME``   session     Name of the session cookie.
+    ``SESSION_COOKIE_SECURE`` ``None``    Secure flag; ``None``: set it on https.
+    ``SESSION_COOKIE_SAMESITE`` lax       SameSite of the session cookie.
+    ``SESSION_COOKIE_HTTPONLY`` ``True``  HttpOnly on the session cookie.
+    ``SESSION_COOKIE_DOMAIN`` ``None``    Domain of the session cookie.
+    ``SESSION_COOKIE_PATH``   ``"/"``     Path of the session cookie.
+    ``PERMANENT_SESSION_LIFETIME`` 31 d   Max age of a session, in seconds.
+    ``SESSION_REFRESH_EACH_REQUEST`` yes  Re-send permanent sessions on every request.
+    ``SESSION_REDIS_URL``     local       Redis for ``SESSION_BACKEND="redis"``.
+    ``SESSION_REDIS_PREFIX``  kettle:…    Prefix of session keys in Redis.
     ========================  ==========  ================================================
 
     Sizes accept what :func:`parse_size` accepts. ``defaults`` replaces built-in defaults
