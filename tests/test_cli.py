@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import inspect
 import os
 import socket
 import subprocess
@@ -18,7 +19,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 import kettle
-from kettle.cli import load_app, main
+from kettle import Kettle
+from kettle.cli import load_app, main, pass_app
+from tests.conftest import MakeApp
 
 # A raw ASGI app, so `kettle run` is tested against "any ASGI app", not only Kettle.
 ASGI_APP = """
@@ -136,15 +139,17 @@ ERROR_CASES = [
 ]
 
 
-@pytest.mark.parametrize("command", ["routes", "run"])
+@pytest.mark.parametrize("command", ["routes", "run", "--app"])
 @pytest.mark.parametrize(
     ("case", "source", "target", "message"), ERROR_CASES, ids=[case[0] for case in ERROR_CASES]
 )
 def test_load_errors(
     write_module: WriteModule, command: str, case: str, source: str, target: str, message: str
 ) -> None:
-    module = write_module(f"bad_{command}_{case.replace(' ', '_')}", source)
-    result = invoke(command, target.format(m=module))
+    module = write_module(f"bad_{command.strip('-')}_{case.replace(' ', '_')}", source)
+    app = target.format(m=module)
+    # --app: the same loader finds the app whose command `hello` is asked for.
+    result = invoke("--app", app, "hello") if command == "--app" else invoke(command, app)
     assert result.exit_code == 1, result.output
     assert result.output.startswith("Error: ")
     assert message.format(m=module) in result.output
@@ -453,3 +458,308 @@ def test_routes_kettle_app(write_module: WriteModule) -> None:
     assert show.endswith(f"{name}.show")
     create = next(row for row in rows if f"{name}.create" in row)
     assert "POST" in create.split()[0]
+
+
+# --- the app's own commands -------------------------------------------------------------
+
+COMMANDS_APP = """
+import asyncio
+
+import click
+
+from kettle import Kettle
+from kettle.cli import pass_app
+
+app = Kettle(__name__, config={"SECRET_KEY": "x" * 32})
+SEEN = []
+
+
+@app.get("/")
+def index(req):
+    return "home"
+
+
+@app.cli.command()
+def hello():
+    \"""Say hello.\"""
+    click.echo("hello from the app")
+
+
+@app.cli.command("init-db")
+@click.option("--tables", default=1, type=int)
+@pass_app
+async def init_db(app, tables):
+    \"""Create the tables.\"""
+    await asyncio.sleep(0)
+    SEEN.append(app)
+    click.echo(f"{app.import_name}: {tables} tables")
+
+
+@app.cli.command()
+@pass_app
+def whoami(app):
+    \"""Name the app.\"""
+    SEEN.append(app)
+    click.echo(app.import_name)
+
+
+@app.cli.group()
+def users():
+    \"""Manage users.\"""
+
+
+@users.command("add")
+@click.argument("name")
+@click.pass_context
+async def add_user(ctx, name):
+    await asyncio.sleep(0)
+    click.echo(f"added {name} by {ctx.parent.info_name}")
+
+
+@app.cli.command()
+def routes():
+    \"""Shadowed: the built-in command of this name wins.\"""
+    click.echo("the app's routes")
+
+
+@app.cli.command()
+async def fail():
+    raise click.ClickException("the database is down")
+
+
+@app.cli.command(hidden=True)
+def secret():
+    click.echo("hidden but runnable")
+"""
+
+
+@pytest.fixture
+def commands_app(write_module: WriteModule, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.delenv("KETTLE_APP", raising=False)
+    return write_module("commands_app", COMMANDS_APP)
+
+
+def invoke_with_app(name: str, how: str, *args: str) -> Result:
+    """Run `kettle ARGS` with the app given as --app or in KETTLE_APP."""
+    if how == "option":
+        return CliRunner().invoke(main, ["--app", name, *args])
+    return CliRunner(env={"KETTLE_APP": name}).invoke(main, list(args))
+
+
+HOW = ["option", "env"]
+
+
+@pytest.mark.parametrize("how", HOW)
+@pytest.mark.parametrize(
+    ("args", "output"),
+    [
+        (["hello"], "hello from the app\n"),
+        (["init-db", "--tables", "3"], "commands_app: 3 tables\n"),
+        (["whoami"], "commands_app\n"),
+        (["users", "add", "ada"], "added ada by users\n"),
+        (["secret"], "hidden but runnable\n"),
+    ],
+    ids=["sync", "async-pass-app-option", "pass-app", "async-nested-group", "hidden"],
+)
+def test_app_command_runs(commands_app: str, how: str, args: list[str], output: str) -> None:
+    result = invoke_with_app(commands_app, how, *args)
+    assert result.exit_code == 0, result.output
+    assert result.output == output
+
+
+def test_pass_app_passes_the_loaded_app(commands_app: str) -> None:
+    assert invoke("--app", f"{commands_app}:app", "init-db").exit_code == 0
+    assert invoke("--app", commands_app, "whoami").exit_code == 0
+    module = sys.modules[commands_app]
+    assert [module.app, module.app] == module.SEEN
+
+
+def test_app_commands_are_not_changed(commands_app: str) -> None:
+    result = invoke("--app", commands_app, "init-db")
+    assert result.exit_code == 0, result.output
+    # kettle runs a copy that awaits the coroutine; the app's own command is left as written.
+    command = sys.modules[commands_app].app.cli.commands["init-db"]
+    assert inspect.iscoroutinefunction(inspect.unwrap(command.callback))
+
+
+def test_app_command_error_is_one_line(commands_app: str) -> None:
+    result = invoke("--app", commands_app, "fail")
+    assert result.exit_code == 1
+    assert result.output == "Error: the database is down\n"
+
+
+def test_builtin_command_wins_over_app_command(commands_app: str) -> None:
+    result = invoke("--app", commands_app, "routes")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[0].split() == ["METHODS", "PATH", "NAME", "HANDLER"]
+    assert f"{commands_app}.index" in result.output
+
+
+def help_sections(output: str) -> dict[str, list[str]]:
+    """`kettle --help` as {section title: command names}."""
+    sections: dict[str, list[str]] = {}
+    title = None
+    for line in output.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            title = line[:-1]
+            sections[title] = []
+        elif title and title != "Options" and line.startswith("  "):
+            sections[title].append(line.split()[0])
+    return sections
+
+
+BUILT_IN = ["new", "routes", "run"]
+
+
+def test_help_without_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KETTLE_APP", raising=False)
+    result = invoke("--help")
+    assert result.exit_code == 0, result.output
+    assert help_sections(result.output) == {"Options": [], "Commands": BUILT_IN}
+    assert "KETTLE_APP" in result.output
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--app", "commands_app", "--help"], ["--help", "--app", "commands_app"], ["--help"]],
+    ids=["app-then-help", "help-then-app", "env"],
+)
+def test_help_lists_app_commands(commands_app: str, args: list[str]) -> None:
+    runner = CliRunner(env={"KETTLE_APP": commands_app} if "--app" not in args else {})
+    result = runner.invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert help_sections(result.output) == {
+        "Options": [],
+        "Commands": BUILT_IN,
+        # `routes` is shadowed by the built-in, `secret` is hidden.
+        f"Commands of {commands_app}": ["fail", "hello", "init-db", "users", "whoami"],
+    }
+    assert "init-db  Create the tables." in result.output
+
+
+def test_help_with_a_broken_app_still_helps(write_module: WriteModule) -> None:
+    name = write_module("broken_for_help", "raise RuntimeError('no config')\n")
+    result = invoke("--app", name, "--help")
+    assert result.exit_code == 0
+    assert help_sections(result.stdout) == {"Options": [], "Commands": BUILT_IN}
+    assert result.stderr == (
+        f"Error: error while importing '{name}': RuntimeError: no config ({name}.py, line 1)\n"
+    )
+
+
+def test_builtins_do_not_load_the_app(write_module: WriteModule) -> None:
+    # A broken --app matters only to the commands that use it.
+    other = write_module("routed_other", FAKE_ROUTED_APP)
+    for args in (["--version"], ["routes", f"{other}:empty"], ["run", "--help"]):
+        result = invoke("--app", "kettle_nope", *args)
+        assert result.exit_code == 0, result.output
+        assert "kettle_nope" not in result.output
+
+
+def test_unknown_command_without_app_hints_at_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KETTLE_APP", raising=False)
+    result = invoke("init-db")
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: No such command 'init-db'. An app's own commands need --app MODULE:ATTR "
+        "or KETTLE_APP.\n"
+    )
+
+
+@pytest.mark.parametrize("target", ["commands_app", "asgi_plain"])
+def test_unknown_command_with_app(write_module: WriteModule, target: str) -> None:
+    write_module("commands_app", COMMANDS_APP)
+    write_module("asgi_plain", ASGI_APP)  # any ASGI app: it simply has no commands
+    result = invoke("--app", target, "nosuch")
+    assert result.exit_code == 2
+    assert result.output.endswith("Error: No such command 'nosuch'.\n")
+
+
+def test_main_with_app_object(commands_app: str) -> None:
+    # Tests can hand the app itself to the kettle command: no import string needed.
+    app = load_app(commands_app)
+    result = CliRunner().invoke(main, ["init-db", "--tables", "2"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert result.output == "commands_app: 2 tables\n"
+    assert [app] == sys.modules[commands_app].SEEN
+
+
+def test_pass_app_on_app_cli_invoked_directly(commands_app: str) -> None:
+    app = load_app(commands_app)
+    result = CliRunner().invoke(app.cli, ["whoami"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert result.output == "commands_app\n"
+    missing = CliRunner().invoke(app.cli, ["whoami"])
+    assert missing.exit_code == 2
+    assert "this command needs its app: run it as `kettle --app MODULE:ATTR COMMAND`" in (
+        missing.output
+    )
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_routes_app_from_option_or_env(commands_app: str, how: str) -> None:
+    result = invoke_with_app(commands_app, how, "routes")
+    assert result.exit_code == 0, result.output
+    assert f"{commands_app}.index" in result.output
+
+
+def test_routes_positional_wins_over_app(commands_app: str, write_module: WriteModule) -> None:
+    other = write_module("routed_positional", FAKE_ROUTED_APP)
+    result = invoke("--app", commands_app, "routes", f"{other}:app")
+    assert result.exit_code == 0, result.output
+    assert f"{other}.index" in result.output
+    assert commands_app not in result.output
+
+
+@pytest.mark.parametrize("how", HOW)
+def test_run_app_from_option_or_env(
+    commands_app: str, how: str, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    result = invoke_with_app(commands_app, how, "run", "--port", "9003")
+    assert result.exit_code == 0, result.output
+    [(app, options)] = uvicorn_calls
+    assert app is sys.modules[commands_app].app
+    assert options["port"] == 9003
+
+
+@pytest.mark.parametrize("command", ["run", "routes"])
+def test_missing_app_argument(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    monkeypatch.delenv("KETTLE_APP", raising=False)
+    result = invoke(command)
+    assert result.exit_code == 2
+    assert result.output.endswith(
+        "Error: Missing argument 'APP': name the app (module:attr) here, with --app, "
+        "or in KETTLE_APP.\n"
+    )
+
+
+def test_app_command_in_a_real_process(tmp_path: Path) -> None:
+    (tmp_path / "commands_app.py").write_text(COMMANDS_APP)
+    done = subprocess.run(
+        [sys.executable, "-m", "kettle", "init-db", "--tables", "4"],
+        cwd=tmp_path,
+        env={**child_env(), "KETTLE_APP": "commands_app:app"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "commands_app: 4 tables\n"
+
+
+def test_pass_app_on_a_command_defined_in_python(make_app: MakeApp) -> None:
+    app = make_app()
+    seen: list[Kettle] = []
+
+    @app.cli.command()
+    @click.option("--times", type=int, default=1)
+    @pass_app
+    async def tick(app: Kettle, times: int) -> None:
+        """Tick."""
+        seen.append(app)
+        click.echo(" ".join(["tick"] * times))
+
+    result = CliRunner().invoke(main, ["tick", "--times", "3"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert result.output == "tick tick tick\n"
+    assert seen == [app]

@@ -1,152 +1,50 @@
-"""The ``kettle`` command: ``kettle run APP``, ``kettle routes APP`` and ``kettle --version``.
+"""The ``kettle`` command: ``run``, ``routes``, ``new``, ``--version`` and the app's own commands.
 
 ``APP`` names the application the way uvicorn and granian do: ``module:attr``, ``module``
 alone (the attribute ``app``), or ``module:create_app()`` to call a factory. Dotted
 attributes (``module:obj.app``) work too, as does a file name (``app.py``).
+
+An app's own commands — ``@app.cli.command()`` — become ``kettle <command>`` once the
+``kettle`` command knows the app: ``kettle --app mysite.app:app init-db``, or with
+``KETTLE_APP=mysite.app:app`` in the environment, ``kettle init-db``. The same ``--app``
+(or ``KETTLE_APP``) is the default ``APP`` of ``kettle run`` and ``kettle routes``.
+
+A command reaches its app with :func:`pass_app`, and may be ``async def``::
+
+    @app.cli.command("init-db")
+    @pass_app
+    async def init_db(app: Kettle) -> None:
+        await create_tables(app)
+
+To test a command without an import string, hand the app to the ``kettle`` command
+itself: ``CliRunner().invoke(kettle.cli.main, ["init-db"], obj=app)``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import copy
+import functools
 import importlib
 import importlib.util
 import inspect
 import os
 import platform
-import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import click
 
-__all__ = ["load_app", "main"]
+from ._loading import Target, describe_error, load_app, parse_target
 
+if TYPE_CHECKING:
+    from .app import Kettle
 
-class _Target(NamedTuple):
-    """An app import string taken apart."""
+__all__ = ["load_app", "main", "pass_app"]
 
-    module: str
-    attr: str
-    factory: bool
-
-    @property
-    def import_string(self) -> str:
-        """``module:attr`` without the call, the form uvicorn and granian import."""
-        return f"{self.module}:{self.attr}"
-
-
-def _parse_target(import_string: str) -> _Target:
-    module, _, attr = import_string.partition(":")
-    if module.endswith(".py"):
-        # Users often pass the file they see; Python wants the module it defines.
-        module = module[:-3].replace(os.sep, ".").replace("/", ".")
-    attr = attr or "app"
-    factory = attr.endswith("()")
-    if factory:
-        attr = attr[:-2]
-    names = [*module.split("."), *attr.split(".")]
-    if not all(name.isidentifier() for name in names):
-        raise click.ClickException(
-            f"invalid app {import_string!r}: expected 'module:attr', 'module' "
-            "or 'module:create_app()'"
-        )
-    return _Target(module, attr, factory)
-
-
-def _describe(exc: BaseException) -> str:
-    """One line for an exception raised by the user's code: type, message and where."""
-    message = " ".join(str(exc).splitlines())
-    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
-    if isinstance(exc, SyntaxError):
-        return text  # its message already carries the file and line
-    # Point at the deepest line of the user's own project, not at a library frame (a
-    # virtualenv inside the project still holds libraries, hence the site-packages test).
-    cwd = Path.cwd()
-    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith("<")]
-    ours = [
-        f
-        for f in frames
-        if Path(f.filename).is_relative_to(cwd) and "site-packages" not in Path(f.filename).parts
-    ]
-    if not (ours or frames):
-        return text
-    frame = (ours or frames)[-1]
-    where = Path(frame.filename)
-    shown = where.relative_to(cwd) if where.is_relative_to(cwd) else where
-    return f"{text} ({shown}, line {frame.lineno})"
-
-
-def _import_module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        # Only "the module itself is missing" is a bad APP argument; a missing import
-        # *inside* the user's module is their bug and gets a location.
-        if exc.name is not None and (name == exc.name or name.startswith(f"{exc.name}.")):
-            raise click.ClickException(f"could not import {name!r}: {exc}") from None
-        raise click.ClickException(f"error while importing {name!r}: {_describe(exc)}") from None
-    except Exception as exc:
-        raise click.ClickException(f"error while importing {name!r}: {_describe(exc)}") from None
-
-
-def _check_asgi(import_string: str, target: _Target, obj: Any) -> None:
-    if not callable(obj):
-        raise click.ClickException(
-            f"{import_string!r} is not an ASGI app (got {type(obj).__name__})"
-        )
-    try:
-        signature = inspect.signature(obj)
-    except (TypeError, ValueError):
-        return  # builtins and C callables: nothing to check, trust the user
-    try:
-        signature.bind(None, None, None)
-    except TypeError:
-        hint = ""
-        if not target.factory and not signature.parameters:
-            hint = f" (a factory? use '{target.import_string}()')"
-        raise click.ClickException(
-            f"{import_string!r} is not an ASGI app: it does not take (scope, receive, send){hint}"
-        ) from None
-
-
-def load_app(import_string: str) -> Any:
-    """Import and return the app named by ``import_string``.
-
-    ``import_string`` is ``module:attr``, ``module`` (meaning ``module:app``) or
-    ``module:factory()``, which calls ``factory`` with no arguments and returns its result.
-    The current directory is put on ``sys.path`` first, so ``kettle run app:app`` finds
-    ``./app.py``. The result must be an ASGI callable (``app(scope, receive, send)``).
-
-    Every failure — a module that does not exist, an error raised while importing it, a
-    missing attribute, a factory that raises, something that is not an app — raises
-    :class:`click.ClickException` with a one-line message, so the command prints
-    ``Error: ...`` and exits with status 1 instead of a traceback.
-    """
-    target = _parse_target(import_string)
-    cwd = os.getcwd()
-    if cwd not in sys.path:
-        sys.path.insert(0, cwd)
-    obj = _import_module(target.module)
-    for part in target.attr.split("."):
-        try:
-            obj = getattr(obj, part)
-        except AttributeError:
-            hint = f" (name the app with '{target.module}:NAME')" if target.attr == "app" else ""
-            raise click.ClickException(
-                f"module {target.module!r} has no attribute {target.attr!r}{hint}"
-            ) from None
-    if target.factory:
-        if not callable(obj):
-            raise click.ClickException(f"{target.import_string!r} is not callable")
-        try:
-            obj = obj()
-        except Exception as exc:
-            raise click.ClickException(
-                f"error while calling {import_string!r}: {_describe(exc)}"
-            ) from None
-    _check_asgi(import_string, target, obj)
-    return obj
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _version() -> str:
@@ -165,7 +63,198 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     ctx.exit()
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# -- the app's own commands ---------------------------------------------------------------
+
+
+class _AppSource:
+    """Where the ``kettle`` command finds the app, loaded once and only when needed.
+
+    The root context's ``obj``: an ``--app`` import string, else ``$KETTLE_APP``, else an
+    app object handed in as ``main(obj=app)`` (tests).
+    """
+
+    __slots__ = ("_app", "_error", "import_string")
+
+    def __init__(self, app: Any = None) -> None:
+        self.import_string: str | None = None
+        self._app = app
+        self._error: click.ClickException | None = None
+
+    @property
+    def given(self) -> bool:
+        return self._app is not None or self.import_string is not None
+
+    def load(self) -> Any:
+        if self._app is None:
+            if self._error is not None:
+                raise self._error
+            if self.import_string is None:
+                raise click.UsageError("no app given: use --app MODULE:ATTR or set KETTLE_APP")
+            try:
+                self._app = load_app(self.import_string)
+            except click.ClickException as exc:
+                self._error = exc  # help and the command lookup ask twice; import once
+                raise
+        return self._app
+
+
+def _source(ctx: click.Context) -> _AppSource:
+    root = ctx.find_root()
+    if not isinstance(root.obj, _AppSource):
+        root.obj = _AppSource(root.obj)
+    return root.obj
+
+
+def _set_app(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    _source(ctx).import_string = value or None
+
+
+def _app_commands(app: Any) -> click.Group | None:
+    cli = getattr(app, "cli", None)
+    return cli if isinstance(cli, click.Group) else None
+
+
+def _awaiting(callback: Callable[..., Any]) -> Callable[..., Any]:
+    """``callback``, with an awaitable result (an ``async def`` command) run to the end."""
+
+    @functools.wraps(callback)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = callback(*args, **kwargs)
+        if inspect.isawaitable(result):
+            return asyncio.run(_wait(result))
+        return result
+
+    return run
+
+
+async def _wait(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
+
+
+def _runnable(command: click.Command) -> click.Command:
+    """A copy of an app command (and of its subcommands) that runs async callbacks.
+
+    Copies, so the app's own command objects stay as the user wrote them.
+    """
+    command = copy.copy(command)
+    if command.callback is not None:
+        command.callback = _awaiting(command.callback)
+    if isinstance(command, click.Group):
+        command.commands = {name: _runnable(sub) for name, sub in command.commands.items()}
+    return command
+
+
+def _current_app(ctx: click.Context | None = None) -> Kettle:
+    # The app of the running ``kettle`` command, loaded once; when app.cli is invoked on its
+    # own (app.cli.main(obj=app)), the context object is the app itself.
+    ctx = ctx or click.get_current_context()
+    source = ctx.find_object(_AppSource)
+    if source is not None:
+        app: Kettle = source.load()
+        return app
+    obj = ctx.find_root().obj
+    if obj is None:
+        raise click.UsageError(
+            "this command needs its app: run it as `kettle --app MODULE:ATTR COMMAND`"
+        )
+    return cast("Kettle", obj)
+
+
+def pass_app(command: Callable[Concatenate[Kettle, P], R]) -> Callable[P, R]:
+    """Decorate an app command so that it receives the app as its first argument.
+
+    Put it below ``@app.cli.command()`` (and any ``@click.option``); the command may be
+    ``async def``::
+
+        @app.cli.command()
+        @pass_app
+        def greet(app: Kettle) -> None:
+            click.echo(f"Hello from {app.import_name}")
+    """
+
+    @functools.wraps(command)
+    def with_app(*args: P.args, **kwargs: P.kwargs) -> R:
+        return command(_current_app(), *args, **kwargs)
+
+    return with_app
+
+
+class _KettleGroup(click.Group):
+    """The ``kettle`` command: its built-in commands, then those of the app.
+
+    The app named by ``--app`` or ``KETTLE_APP`` is imported only when a command that is
+    not built in is asked for, or when the help lists the commands; a built-in command
+    wins over an app command of the same name.
+    """
+
+    def get_help_option(self, ctx: click.Context) -> click.Option | None:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            # After the eager --app wherever it is written (`kettle --help --app x`), so the
+            # help lists the app's commands; the group has no required parameters that an
+            # eager help would have to get ahead of.
+            option.is_eager = False
+        return option
+
+    def _app_group(self, ctx: click.Context) -> click.Group | None:
+        source = _source(ctx)
+        return _app_commands(source.load()) if source.given else None
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            return command
+        group = self._app_group(ctx)
+        found = group.get_command(ctx, cmd_name) if group is not None else None
+        return _runnable(found) if found is not None else None
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = set(super().list_commands(ctx))
+        try:
+            group = self._app_group(ctx)
+        except click.ClickException:
+            group = None  # listing (help, completion) never fails; running a command does
+        if group is not None:
+            names.update(group.list_commands(ctx))
+        return sorted(names)
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0]
+        if (
+            not ctx.resilient_parsing
+            and not name.startswith("-")
+            and not _source(ctx).given
+            and super().get_command(ctx, name) is None
+        ):
+            ctx.fail(
+                f"No such command {name!r}. An app's own commands need --app MODULE:ATTR "
+                "or KETTLE_APP."
+            )
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        sections: list[tuple[str, Mapping[str, click.Command]]] = [("Commands", self.commands)]
+        try:
+            group = self._app_group(ctx)
+        except click.ClickException as exc:
+            group = None
+            click.echo(f"Error: {exc.format_message()}", err=True)
+        if group is not None:
+            found = ((name, group.get_command(ctx, name)) for name in group.list_commands(ctx))
+            own = {name: cmd for name, cmd in found if cmd and name not in self.commands}
+            sections.append((f"Commands of {_source(ctx).import_string or 'the app'}", own))
+        for title, commands in sections:
+            shown = [(name, cmd) for name, cmd in sorted(commands.items()) if not cmd.hidden]
+            if shown:
+                limit = formatter.width - 6 - max(len(name) for name, _ in shown)
+                with formatter.section(title):
+                    rows = [(name, cmd.get_short_help_str(limit)) for name, cmd in shown]
+                    formatter.write_dl(rows)
+
+
+@click.group(cls=_KettleGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--version",
     is_flag=True,
@@ -174,8 +263,25 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
     callback=_print_version,
     help="Show kettle's version and exit.",
 )
+@click.option(
+    "--app",
+    metavar="MODULE:ATTR",
+    envvar="KETTLE_APP",
+    expose_value=False,
+    is_eager=True,
+    callback=_set_app,
+    show_envvar=True,
+    help="The app whose commands to add; the default APP of run and routes.",
+)
 def main() -> None:
-    """kettle: run and inspect kettle (and any ASGI) applications."""
+    """kettle: run and inspect kettle (and any ASGI) applications, and your app's commands."""
+
+
+def _missing_app(ctx: click.Context) -> click.UsageError:
+    return click.UsageError(
+        "Missing argument 'APP': name the app (module:attr) here, with --app, or in KETTLE_APP.",
+        ctx,
+    )
 
 
 def _missing(server: str) -> click.ClickException:
@@ -186,7 +292,7 @@ def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _serve_uvicorn(app: Any, target: _Target, options: dict[str, Any]) -> None:
+def _serve_uvicorn(app: Any, target: Target, options: dict[str, Any]) -> None:
     try:
         import uvicorn
     except ImportError:
@@ -207,7 +313,7 @@ def _serve_uvicorn(app: Any, target: _Target, options: dict[str, Any]) -> None:
     )
 
 
-def _serve_granian(target: _Target, options: dict[str, Any]) -> None:
+def _serve_granian(target: Target, options: dict[str, Any]) -> None:
     try:
         from granian import Granian
         from granian.constants import Interfaces
@@ -227,7 +333,7 @@ def _serve_granian(target: _Target, options: dict[str, Any]) -> None:
 
 
 @main.command()
-@click.argument("app")
+@click.argument("app", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
 @click.option(
     "--port", default=8000, show_default=True, type=click.IntRange(0, 65535), help="Port."
@@ -248,10 +354,25 @@ def _serve_granian(target: _Target, options: dict[str, Any]) -> None:
     help="ASGI server to run the app with.",
 )
 @click.option("--debug", is_flag=True, help="Debug mode: sets KETTLE_DEBUG=1 for the app.")
+@click.pass_context
 def run(
-    app: str, host: str, port: int, reload: bool, workers: int, server: str, debug: bool
+    ctx: click.Context,
+    app: str | None,
+    host: str,
+    port: int,
+    reload: bool,
+    workers: int,
+    server: str,
+    debug: bool,
 ) -> None:
-    """Serve APP (module:attr, module or module:create_app()) over HTTP."""
+    """Serve APP over HTTP.
+
+    APP is module:attr, module or module:create_app(); without it, the app of --app.
+    """
+    # Servers import the app by name in their worker processes, so run needs the name.
+    app = app or _source(ctx).import_string
+    if app is None:
+        raise _missing_app(ctx)
     if reload and workers > 1:
         raise click.UsageError("--reload and --workers cannot be used together")
     if not _installed(server):
@@ -260,7 +381,7 @@ def run(
         # Before the import, so Kettle(...) reads it from the environment; child
         # processes (workers, the reloader's) inherit it.
         os.environ["KETTLE_DEBUG"] = "1"
-    target = _parse_target(app)
+    target = parse_target(app)
     # Loading here, even when the server re-imports in its workers, turns a broken app
     # into one clear line before any process is spawned.
     loaded = load_app(app)
@@ -285,10 +406,18 @@ def _table(rows: Sequence[Sequence[str]]) -> list[str]:
 
 
 @main.command()
-@click.argument("app")
-def routes(app: str) -> None:
-    """List APP's routes: methods, path, name and handler."""
-    obj = load_app(app)
+@click.argument("app", required=False)
+@click.pass_context
+def routes(ctx: click.Context, app: str | None) -> None:
+    """List APP's routes.
+
+    Shows the methods, path, name and handler of each route; APP defaults to --app.
+    """
+    source = _source(ctx)
+    if app is None and not source.given:
+        raise _missing_app(ctx)
+    obj = load_app(app) if app else source.load()
+    app = app or source.import_string or "the app"
     iter_routes = getattr(obj, "iter_routes", None)
     if not callable(iter_routes):
         raise click.ClickException(f"{app!r} is not a kettle app: it has no iter_routes()")
@@ -296,7 +425,7 @@ def routes(app: str) -> None:
         infos = list(iter_routes())
     except Exception as exc:
         raise click.ClickException(
-            f"could not list the routes of {app!r}: {_describe(exc)}"
+            f"could not list the routes of {app!r}: {describe_error(exc)}"
         ) from None
     rows = [("METHODS", "PATH", "NAME", "HANDLER")]
     rows += [
@@ -305,6 +434,32 @@ def routes(app: str) -> None:
     ]
     for line in _table(rows):
         click.echo(line)
+
+
+@main.command()
+@click.argument("name")
+def new(name: str) -> None:
+    """Create a new project in ./NAME.
+
+    The project has an app package with templates and static files, tests, a
+    pyproject.toml, a README and a kettle.toml holding a fresh secret key.
+    """
+    from .scaffold import create_project, package_name
+
+    try:
+        path = create_project(name)
+    except (ValueError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    package = package_name(name)
+    click.echo(f"Created {path.name}/, a kettle project (package {package}). Next:\n")
+    for line in (
+        f"cd {path.name}",
+        "python -m pip install -e '.[dev]'",
+        "python -m pytest",
+        f"kettle run {package}.app:app --reload",
+    ):
+        click.echo(f"  {line}")
+    click.echo("\nSee README.md for more.")
 
 
 if __name__ == "__main__":
