@@ -36,7 +36,7 @@ from .exceptions import (
     URITooLong,
     abort,
 )
-from .files import FileResponse
+from .files import FileResponse, send_file
 from .flash import flash, get_flashed_messages
 from .forms import FormData
 from .passwords import (
@@ -61,6 +61,7 @@ from .responses import (
 )
 from .routing import Route, RouteInfo, Router
 from .sessions import Session, SessionInterface
+from .staticfiles import StaticFiles, static_url
 from .templating import render_template, render_template_string, stream_template
 from .uploads import UploadFile, secure_filename
 from .urls import BuildError, url_for
@@ -108,6 +109,7 @@ __all__ = [
     "SessionInterface",
     "SetupError",
     "State",
+    "StaticFiles",
     "StreamingResponse",
     "TextResponse",
     "TooManyRequests",
@@ -134,6 +136,8 @@ __all__ = [
     "render_template_string",
     "safe_redirect",
     "secure_filename",
+    "send_file",
+    "static_url",
     "stream_template",
     "url_for",
     "verify_and_update",

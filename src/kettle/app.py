@@ -21,6 +21,7 @@ from .handlers import ThreadRunner, describe, is_async_callable
 from .routing import RouteInfo, Router
 from .servers.asgi import ASGIApp
 from .sessions import install_sessions
+from .staticfiles import install_default_static
 from .urls import UrlRule, build_url
 
 if TYPE_CHECKING:
@@ -145,6 +146,7 @@ class Kettle(ASGIApp, Router):
                 return
             self.config.validate()
             self.config.resolve_secret_key()
+            install_default_static(self)
             if "sessions" not in self.extensions:
                 install_sessions(self)
             runner = ThreadRunner(self.config["THREAD_POOL_SIZE"])

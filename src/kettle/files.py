@@ -1,31 +1,102 @@
-"""Sending files: :class:`FileResponse`, read in chunks off the loop, never whole."""
+"""Sending files: :class:`FileResponse` and :func:`send_file`.
+
+One implementation serves both ``send_file`` and the static folders of ``staticfiles.py``:
+validators (a strong ``ETag`` and ``Last-Modified``), preconditions (``If-Match``,
+``If-None-Match``, ``If-Modified-Since``, ``If-Unmodified-Since``) in the order RFC 9110
+§13.2.2 gives, and byte ranges (single, several as ``multipart/byteranges``, ``If-Range``).
+Bodies are read in 64 KiB chunks in a worker thread, never whole into memory, and every
+header is parsed in time bounded by its length (hostile ``Range`` headers included).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import mimetypes
 import os
-from collections.abc import AsyncIterator, Iterable, Mapping
+import secrets
+import stat
+from collections.abc import AsyncGenerator, Awaitable, Iterable, Mapping
 from email.utils import formatdate
-from typing import BinaryIO
+from typing import IO, TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote
 
-from .exceptions import NotFound
+from . import _current
+from .exceptions import Forbidden, NotFound
 from .responses import Response
 
-__all__ = ["FileResponse", "content_disposition"]
+if TYPE_CHECKING:
+    from .requests import Request
 
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_RANGES",
+    "BinaryFile",
+    "FileResponse",
+    "content_disposition",
+    "send_file",
+]
+
+#: What ``send_file`` reads: an ``open(..., "rb")`` file, a ``BytesIO``, any binary stream.
+BinaryFile: TypeAlias = IO[bytes] | io.RawIOBase | io.BufferedIOBase
+
+#: Bytes read per chunk (and per trip to a worker thread).
 CHUNK_SIZE = 64 * 1024
+#: Ranges one request may ask for; a longer range-set is ignored and the whole file sent.
+MAX_RANGES = 16
+
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+# A 304 carries validators and caching headers, not the representation's metadata
+# (RFC 9110 §15.4.5); a 416 describes no representation at all.
+_NOT_MODIFIED_DROP = frozenset(
+    (b"content-type", b"content-length", b"content-disposition", b"content-encoding")
+)
+# RFC 9239 and the web's own types, so answers do not depend on the host's mime.types.
+_WEB_TYPES = {
+    "css": "text/css",
+    "js": "text/javascript",
+    "mjs": "text/javascript",
+    "html": "text/html",
+    "htm": "text/html",
+    "json": "application/json",
+    "map": "application/json",
+    "svg": "image/svg+xml",
+    "wasm": "application/wasm",
+    "webp": "image/webp",
+    "avif": "image/avif",
+    "woff2": "font/woff2",
+    "woff": "font/woff",
+    "txt": "text/plain",
+    "xml": "application/xml",
+}
 
 
-def content_disposition(filename: str, *, attachment: bool = True) -> str:
+def guess_media_type(name: str) -> str:
+    """The media type for a file called ``name`` (``application/octet-stream`` if unknown).
+
+    A compressed file (``.gz``, ``.br``) is its archive type, never the type of what it
+    holds: sent as is, ``x.css.gz`` must not claim to be CSS.
+    """
+    ext = name.rpartition(".")[2].lower() if "." in name else ""
+    known = _WEB_TYPES.get(ext)
+    if known is not None:
+        return known
+    kind, encoding = mimetypes.guess_type(name, strict=False)
+    if encoding is not None:
+        return "application/gzip" if encoding == "gzip" else "application/octet-stream"
+    return kind or "application/octet-stream"
+
+
+def content_disposition(filename: str | None, *, attachment: bool = True) -> str:
     """A ``Content-Disposition`` value for ``filename`` per RFC 6266.
 
     Non-ASCII names get an ASCII fallback in ``filename`` and the exact name, percent-encoded
     as UTF-8, in ``filename*`` (RFC 5987); quotes, backslashes and control characters never
-    reach the header.
+    reach the header. Without a name, just ``attachment`` or ``inline``.
     """
     kind = "attachment" if attachment else "inline"
+    if not filename:
+        return kind
     fallback = "".join(ch if 0x20 <= ord(ch) < 0x7F and ch not in '"\\' else "_" for ch in filename)
     value = f'{kind}; filename="{fallback}"'
     if fallback != filename:
@@ -33,13 +104,221 @@ def content_disposition(filename: str, *, attachment: bool = True) -> str:
     return value
 
 
-class FileResponse(Response):
-    """Send the file at ``path``, streamed in 64 KiB chunks read in a worker thread.
+def file_etag(info: os.stat_result, suffix: str = "") -> str:
+    """The strong ``ETag`` of a file: its mtime in nanoseconds and its size.
 
-    The content type is guessed from the name unless ``media_type`` is given;
-    ``Content-Length``, ``Last-Modified`` and a weak validator ``ETag`` come from the
-    file's metadata. ``download_name`` with ``as_attachment=True`` makes browsers save it.
-    A missing file or a directory is a 404.
+    Metadata rather than a content hash, so that answering costs no read of the file; any
+    write changes the mtime. ``suffix`` tells variants apart (``"br"`` for ``x.css.br``).
+    """
+    tag = f"{info.st_mtime_ns:x}-{info.st_size:x}"
+    return f'"{tag}-{suffix}"' if suffix else f'"{tag}"'
+
+
+def _parse_date(value: str) -> int | None:
+    # Dates are short; anything longer is junk, refused before parsing.
+    if len(value) > 64:
+        return None
+    from email.utils import mktime_tz, parsedate_tz
+
+    try:
+        parts = parsedate_tz(value)
+        return None if parts is None else mktime_tz(parts)
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _etag_matches(header: str, etag: str | None, *, weak: bool) -> bool:
+    """Whether the entity-tag list ``header`` matches ``etag`` (RFC 9110 §8.8.3.2)."""
+    if header.strip() == "*":
+        return True  # a file being served has a current representation
+    # PERF: no tag can match unless ours occurs in the header; most do not, so skip the scan.
+    if etag is None or etag not in header:
+        return False
+    for item in header.split(","):
+        tag = item.strip()
+        is_weak = tag.startswith("W/")
+        if tag.removeprefix("W/") == etag and (weak or not is_weak):
+            return True
+    return False
+
+
+def _precondition(
+    headers: Mapping[str, str], method: str, etag: str | None, mtime: int | None
+) -> int:
+    """304 or 412 when a precondition decides the answer, else 0 (RFC 9110 §13.2.2)."""
+    value = headers.get("if-match")
+    if value is not None:
+        if not _etag_matches(value, etag, weak=False):
+            return 412
+    elif mtime is not None and (value := headers.get("if-unmodified-since")) is not None:
+        date = _parse_date(value)
+        if date is not None and mtime > date:
+            return 412
+    safe = method in ("GET", "HEAD")
+    value = headers.get("if-none-match")
+    if value is not None:  # when present, If-Modified-Since is ignored
+        if _etag_matches(value, etag, weak=True):
+            return 304 if safe else 412
+    elif safe and mtime is not None and (value := headers.get("if-modified-since")) is not None:
+        date = _parse_date(value)
+        if date is not None and mtime <= date:
+            return 304
+    return 0
+
+
+_HUGE = 1 << 62
+
+
+def _position(text: str) -> int:
+    # Positions past 18 digits cannot be in any file; int() of a long string is skipped.
+    if not (text.isdigit() and text.isascii()):
+        raise ValueError(text)
+    return int(text) if len(text) <= 18 else _HUGE
+
+
+def parse_ranges(header: str, size: int, max_ranges: int = MAX_RANGES) -> list[range] | None:
+    """The byte ranges of a ``Range`` header, in bounded time; ``None`` means ignore it.
+
+    Returns ``None`` for another unit, bad syntax or more than ``max_ranges`` ranges (the
+    whole file is then sent), ``[]`` when no range is satisfiable (416), else the ranges,
+    coalesced when they overlap or touch (RFC 9110 §14.2, §14.1.2).
+    """
+    unit, sep, spec = header.partition("=")
+    if not sep or unit.strip().lower() != "bytes":
+        return None
+    # PERF: at most max_ranges splits, so a header of 10,000 ranges costs no more than 17
+    # (Starlette CVE-2025-62727: quadratic work on many ranges).
+    pieces = spec.split(",", max_ranges)
+    if len(pieces) > max_ranges:
+        return None
+    ranges: list[range] = []
+    specs = 0
+    try:
+        for piece in pieces:
+            first, dash, last = piece.strip().partition("-")
+            if not dash:
+                if first:
+                    return None
+                continue  # an empty list element
+            specs += 1
+            if not first:
+                suffix = _position(last)
+                if suffix:
+                    ranges.append(range(max(0, size - suffix), size))
+                continue
+            start = _position(first)
+            end = _position(last) + 1 if last else size
+            if last and end <= start:
+                return None  # last-pos before first-pos: invalid
+            if start < size:
+                ranges.append(range(start, min(end, size)))
+    except ValueError:
+        return None
+    if not specs:
+        return None  # "bytes=" or "bytes=,": no range-spec at all
+    if len(ranges) > 1:
+        ranges.sort(key=lambda r: r.start)
+        merged = [ranges[0]]
+        for r in ranges[1:]:
+            if r.start <= merged[-1].stop:
+                merged[-1] = range(merged[-1].start, max(merged[-1].stop, r.stop))
+            else:
+                merged.append(r)
+        ranges = merged
+    return ranges
+
+
+class _FileStream:
+    """A file body: ``(prefix, range)`` parts read in chunks in a worker thread.
+
+    A class rather than an async generator so that :meth:`aclose` closes the file even
+    when iteration never started (a HEAD request, a response dropped before sending).
+    """
+
+    __slots__ = ("_body", "_file")
+
+    def __init__(
+        self, file: BinaryFile, parts: list[tuple[bytes, range | None]], tail: bytes, chunk: int
+    ) -> None:
+        self._file = file
+        self._body = self._generate(parts, tail, chunk)
+
+    def __aiter__(self) -> _FileStream:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        return self._body.__anext__()
+
+    async def aclose(self) -> None:
+        """Stop reading and close the file."""
+        try:
+            await self._body.aclose()
+        finally:
+            if not self._file.closed:
+                await asyncio.get_running_loop().run_in_executor(None, self._file.close)
+
+    def _read(self, position: int, size: int) -> bytes:
+        file = self._file
+        if position >= 0:
+            file.seek(position)
+        return file.read(size) or b""  # a raw stream may answer None: nothing yet
+
+    async def _generate(
+        self, parts: list[tuple[bytes, range | None]], tail: bytes, chunk: int
+    ) -> AsyncGenerator[bytes, None]:
+        loop = asyncio.get_running_loop()
+        # PERF: an in-memory file is read on the loop; a thread trip would cost more.
+        inline = isinstance(self._file, io.BytesIO)
+        for prefix, span in parts:
+            if prefix:
+                yield prefix
+            position, left = (span.start, len(span)) if span is not None else (-1, -1)
+            while left:
+                size = chunk if left < 0 else min(chunk, left)
+                if inline:
+                    data = self._read(position, size)
+                else:
+                    data = await loop.run_in_executor(None, self._read, position, size)
+                if not data:
+                    break  # the file shrank: stop; the server sees the short body
+                yield data
+                if left > 0:
+                    left -= len(data)
+                    position += len(data)
+        if tail:
+            yield tail
+
+
+def _if_range_holds(value: str, etag: str | None, mtime: int | None) -> bool:
+    # If-Range needs a strong match: an entity-tag equal to ours, or our exact date.
+    value = value.strip()
+    if value.startswith(('"', "W/")):
+        return value == etag
+    date = _parse_date(value)
+    return date is not None and date == mtime
+
+
+def _open_nofollow(path: str, flags: int) -> int:
+    return os.open(path, flags | _NO_FOLLOW)
+
+
+class FileResponse(Response):
+    """Send a file — a path or a binary file object — streamed in 64 KiB chunks.
+
+    The content type is guessed from the name unless ``media_type`` is given. A path gets
+    ``Content-Length``, ``Last-Modified`` and a strong ``ETag`` (:func:`file_etag`) from its
+    metadata; a file object is sent from its current position (with a length when it is
+    seekable, validators when it is a real file); ``etag`` may be a string of your own or
+    ``False``. ``download_name`` names the file (inline), ``as_attachment=True`` makes
+    browsers save it.
+
+    With ``request``, the request's preconditions and ``Range`` are honoured: 304, 412,
+    206 (``multipart/byteranges`` for several ranges, at most ``max_ranges``) or 416.
+    ``follow_symlinks=False`` refuses to open a path that is itself a symlink;
+    ``stat_result`` spares a second ``stat`` when the caller has one. A missing file or a
+    directory is a 404, an unreadable one a 403. A path is opened only for answers that
+    have a body (not for 304, 412 or 416), and closed — a file object too — when the body
+    is done or the client leaves.
     """
 
     __slots__ = ()
@@ -47,45 +326,213 @@ class FileResponse(Response):
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | BinaryFile,
         *,
         status: int = 200,
         headers: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
         media_type: str | None = None,
         download_name: str | None = None,
         as_attachment: bool = False,
+        request: Request | None = None,
+        etag: bool | str = True,
+        max_ranges: int = MAX_RANGES,
         chunk_size: int = CHUNK_SIZE,
+        stat_result: os.stat_result | None = None,
+        follow_symlinks: bool = True,
     ) -> None:
-        path = os.fspath(path)
-        try:
-            info = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            raise NotFound("file not found") from None
-        if not os.path.isfile(path):
-            raise NotFound("file not found")
-        name = download_name or os.path.basename(path)
-        if media_type is None:
-            media_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        super().__init__(None, status, headers, media_type)
-        self.raw_headers += [
-            (b"content-length", str(info.st_size).encode()),
-            (b"last-modified", formatdate(info.st_mtime, usegmt=True).encode()),
-            (b"etag", f'W/"{info.st_mtime_ns:x}-{info.st_size:x}"'.encode()),
-        ]
+        file: BinaryFile | None = None
+        name: str | None = None
+        info: os.stat_result | None
+        size: int | None
+        if isinstance(path, str | os.PathLike):
+            name = os.fspath(path)
+            info = stat_result or _stat_file(name)
+            size = info.st_size
+            base, seekable = 0, True
+        else:
+            file = path
+            info, size, base, seekable = _describe(file)
+        label = download_name or (os.path.basename(name) if name else _file_name(file))
+        super().__init__(None, status, headers, media_type or guess_media_type(label or ""))
         if as_attachment or download_name is not None:
-            disposition = content_disposition(name, attachment=as_attachment)
+            disposition = content_disposition(label, attachment=as_attachment)
             self.raw_headers.append((b"content-disposition", disposition.encode("latin-1")))
-        self.stream = _read_chunks(path, chunk_size)
+        tag: str | None = None
+        if etag is True:
+            tag = file_etag(info) if info is not None else None
+        elif etag:
+            tag = etag if etag.startswith(('"', "W/")) else f'"{etag}"'
+            if any(ch in tag for ch in "\r\n\x00"):  # response splitting (SECURITY 41)
+                raise ValueError(f"invalid ETag {etag!r}")
+        mtime = int(info.st_mtime) if info is not None else None
+        self._deliver(
+            file, name, tag, mtime, size, base, seekable, request, max_ranges, chunk_size,
+            follow_symlinks,
+        )  # fmt: skip
 
-
-async def _read_chunks(path: str, chunk_size: int) -> AsyncIterator[bytes]:
-    loop = asyncio.get_running_loop()
-    handle: BinaryIO = await loop.run_in_executor(None, open, path, "rb")
-    try:
-        while True:
-            chunk = await loop.run_in_executor(None, handle.read, chunk_size)
-            if not chunk:
+    def _deliver(
+        self,
+        file: BinaryFile | None,
+        path: str | None,
+        etag: str | None,
+        mtime: int | None,
+        size: int | None,
+        base: int,
+        seekable: bool,
+        request: Request | None,
+        max_ranges: int,
+        chunk_size: int,
+        follow_symlinks: bool,
+    ) -> None:
+        raw = self.raw_headers
+        if etag is not None:
+            raw.append((b"etag", etag.encode("latin-1")))
+        if mtime is not None:
+            raw.append((b"last-modified", formatdate(mtime, usegmt=True).encode()))
+        ranges_ok = request is not None and size is not None and seekable
+        if ranges_ok:
+            raw.append((b"accept-ranges", b"bytes"))
+        spans: list[range] | None = None
+        if request is not None and self.status_code == 200:
+            headers = request.headers
+            decided = _precondition(headers, request.method, etag, mtime)
+            if decided:
+                self._no_body(decided, file, keep=() if etag else (b"last-modified",))
                 return
-            yield chunk
-    finally:
-        await loop.run_in_executor(None, handle.close)
+            value = headers.get("range") if ranges_ok and request.method == "GET" else None
+            if_range = headers.get("if-range") if value is not None else None
+            # An empty file has nothing to cut; a failed If-Range means "send it all".
+            if value and size and (if_range is None or _if_range_holds(if_range, etag, mtime)):
+                spans = parse_ranges(value, size, max_ranges)
+                if spans == []:
+                    self._no_body(416, file, keep=())
+                    raw.append((b"content-range", f"bytes */{size}".encode()))
+                    raw.append((b"content-length", b"0"))
+                    return
+        if file is None:
+            assert path is not None
+            file = _open_file(path, follow_symlinks)
+        if not spans:
+            parts: list[tuple[bytes, range | None]] = [
+                (b"", range(base, base + size) if size is not None else None)
+            ]
+            tail = b""
+        else:
+            assert size is not None
+            parts, tail = self._partial(spans, size, base)
+        if size is not None:
+            length = sum(len(prefix) + len(span or ()) for prefix, span in parts) + len(tail)
+            raw.append((b"content-length", str(length).encode()))
+        self.stream = _FileStream(file, parts, tail, chunk_size)
+
+    def _partial(
+        self, spans: list[range], size: int, base: int
+    ) -> tuple[list[tuple[bytes, range | None]], bytes]:
+        self.status_code = 206
+        raw = self.raw_headers
+        if len(spans) == 1:
+            span = spans[0]
+            raw.append((b"content-range", f"bytes {span.start}-{span.stop - 1}/{size}".encode()))
+            return [(b"", range(base + span.start, base + span.stop))], b""
+        boundary = secrets.token_hex(16).encode()
+        kind = next(value for name, value in raw if name == b"content-type")
+        raw[:] = [(n, v) for n, v in raw if n != b"content-type"]
+        raw.append((b"content-type", b"multipart/byteranges; boundary=" + boundary))
+        parts: list[tuple[bytes, range | None]] = []
+        for index, span in enumerate(spans):
+            head = b"%s--%s\r\ncontent-type: %s\r\ncontent-range: bytes %d-%d/%d\r\n\r\n" % (
+                b"\r\n" if index else b"", boundary, kind, span.start, span.stop - 1, size
+            )  # fmt: skip
+            parts.append((head, range(base + span.start, base + span.stop)))
+        return parts, b"\r\n--%s--\r\n" % boundary
+
+    def _no_body(self, status: int, file: BinaryFile | None, keep: Iterable[bytes]) -> None:
+        self.status_code = status
+        drop = _NOT_MODIFIED_DROP.union((b"accept-ranges", b"last-modified")).difference(keep)
+        self.raw_headers[:] = [(n, v) for n, v in self.raw_headers if n not in drop]
+        if file is not None:
+            file.close()  # send_file takes ownership of a file object
+
+
+def _stat_file(path: str) -> os.stat_result:
+    try:
+        info = os.stat(path)
+    except PermissionError:
+        raise Forbidden("file not readable") from None
+    except (OSError, ValueError):  # missing, a name too long, a NUL in the path
+        raise NotFound("file not found") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise NotFound("file not found")
+    return info
+
+
+def _open_file(path: str, follow_symlinks: bool) -> BinaryFile:
+    try:
+        return open(path, "rb", buffering=0, opener=None if follow_symlinks else _open_nofollow)
+    except PermissionError:
+        raise Forbidden("file not readable") from None
+    except OSError:  # gone since stat, or a symlink refused by O_NOFOLLOW
+        raise NotFound("file not found") from None
+
+
+def _file_name(file: BinaryFile | None) -> str | None:
+    name = getattr(file, "name", None)
+    return os.path.basename(name) if isinstance(name, str) else None
+
+
+def _describe(file: BinaryFile) -> tuple[os.stat_result | None, int | None, int, bool]:
+    """Validators, size, start position and seekability of a binary file object."""
+    given: Any = file  # typed as binary; callers may still pass a text file by mistake
+    if isinstance(given, io.TextIOBase) or "b" not in getattr(file, "mode", "b"):
+        raise TypeError("send_file() needs a file opened in binary mode ('rb')")
+    info: os.stat_result | None = None
+    try:
+        found = os.fstat(file.fileno())
+        info = found if stat.S_ISREG(found.st_mode) else None
+    except (OSError, AttributeError, ValueError, io.UnsupportedOperation):
+        pass
+    try:
+        seekable = file.seekable()
+    except (AttributeError, ValueError):
+        seekable = False
+    if not seekable:
+        return info, None, 0, False
+    base = file.tell()
+    end = file.seek(0, os.SEEK_END)
+    file.seek(base)
+    return info, max(0, end - base), base, True
+
+
+def send_file(
+    path_or_file: str | os.PathLike[str] | BinaryFile,
+    *,
+    download_name: str | None = None,
+    as_attachment: bool = False,
+    mimetype: str | None = None,
+    conditional: bool = True,
+    etag: bool | str = True,
+    max_age: int | None = None,
+) -> FileResponse:
+    """Send a file from a path or a binary file object (Flask's ``send_file``).
+
+    Inside a request and with ``conditional=True`` (the default), it answers the request's
+    ``If-None-Match`` / ``If-Modified-Since`` with 304 and its ``Range`` with 206 or 416
+    (see :class:`FileResponse`). ``download_name`` names the file for the browser;
+    ``as_attachment=True`` makes it a download; the name may be any Unicode (RFC 6266 /
+    5987). ``mimetype`` overrides the type guessed from the name. ``max_age`` (seconds)
+    lets clients cache it without asking; by default they revalidate (``no-cache``).
+
+    A file object is read from its current position, in a worker thread (a ``BytesIO``
+    works too), and closed once sent.
+    """
+    request = _current.get_current_request() if conditional else None
+    cache = "no-cache" if max_age is None else f"max-age={int(max_age)}"
+    return FileResponse(
+        path_or_file,
+        headers=[("cache-control", cache), ("x-content-type-options", "nosniff")],
+        media_type=mimetype,
+        download_name=download_name,
+        as_attachment=as_attachment,
+        request=request,
+        etag=etag,
+    )

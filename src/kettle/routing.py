@@ -21,6 +21,7 @@ from .pipeline import after_hook, before_hook, teardown_hook
 
 if TYPE_CHECKING:
     from .pipeline import Middleware
+    from .staticfiles import StaticFiles
 
 __all__ = ["Route", "RouteBuilder", "RouteInfo", "Router"]
 
@@ -387,6 +388,24 @@ class Router(SiteParts):
         elif not (isinstance(key, type) and issubclass(key, BaseException)):
             raise SetupError(f"errorhandler() takes a status or an exception class, not {key!r}")
         self.error_handlers[key] = handler
+
+    def static(
+        self,
+        url_path: str,
+        directory: str | os.PathLike[str],
+        *,
+        name: str = "static",
+        **options: Any,
+    ) -> StaticFiles:
+        """Serve the files in ``directory`` under ``url_path`` as route ``name``.
+
+        ``directory`` is relative to this router's module folder; see
+        :func:`~kettle.staticfiles.add_static` for the options (caching, precompressed
+        files, symlinks, attachments for untrusted uploads).
+        """
+        from .staticfiles import add_static
+
+        return add_static(self, url_path, directory, name=name, **options)
 
     # -- mounting ------------------------------------------------------------------------
 
