@@ -1,9 +1,11 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from kettle import Kettle
 
@@ -13,13 +15,26 @@ MakeApp = Callable[..., Kettle]
 
 
 @pytest.fixture
-def make_app() -> MakeApp:
-    """A factory for apps with a secret key set, so they can finalize."""
+def make_app() -> Iterator[MakeApp]:
+    """A factory for apps with a secret key set, so they can finalize.
+
+    Each test gets its own Redis key prefix for server-side sessions, removed afterwards.
+    """
+    prefix = f"kettle:test:{uuid.uuid4().hex}:"
 
     def factory(**config: Any) -> Kettle:
-        return Kettle(__name__, config={"SECRET_KEY": SECRET, **config})
+        return Kettle(
+            __name__, config={"SECRET_KEY": SECRET, "SESSION_REDIS_PREFIX": prefix, **config}
+        )
 
-    return factory
+    yield factory
+    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        keys = list(client.scan_iter(match=prefix + "*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 async def call_raw(
