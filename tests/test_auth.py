@@ -344,7 +344,7 @@ def test_an_expired_remember_cookie_is_anonymous(
             return later
 
     # The cookie is validly signed; only its signed lifetime has passed.
-    monkeypatch.setattr("kettle.auth.time", Clock)
+    monkeypatch.setattr("kettle._remember.time", Clock)
     with TestClient(build(make_app), cookies={"remember_token": token}) as client:
         assert client.get("/me").json()["auth"] is False
 

@@ -34,16 +34,14 @@ password rather than the bare primary key, and look users up by it in the loader
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, urlencode
 
-from itsdangerous import BadData, URLSafeTimedSerializer
-
 from ._current import get_current_request
-from .exceptions import ConfigError, SetupError, Unauthorized
+from ._remember import PENDING, RememberCookie, to_seconds
+from .exceptions import SetupError, Unauthorized
 from .handlers import blocking_await, is_async_callable
 from .requests import Request
 from .responses import RedirectResponse, Response
@@ -68,10 +66,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 #: (``True``) rather than a remember-me cookie (``False``).
 USER_ID_KEY = "_user_id"
 FRESH_KEY = "_fresh"
-DEFAULT_REMEMBER_DURATION = 365 * 24 * 3600
-_REMEMBER_SALT = "kettle.auth.remember"
-# req.state attribute: the remember cookie to send, as (value, max_age); "" deletes it.
-_PENDING = "_kettle_remember"
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
 _PASS: Any = object()
 
@@ -122,18 +116,6 @@ class AnonymousUser:
         return "<AnonymousUser>"
 
 
-def _seconds(key: str, value: Any) -> int:
-    if isinstance(value, timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = value
-    else:
-        raise ConfigError(f"{key} must be a timedelta or a number of seconds, got {value!r}")
-    if seconds < 1:
-        raise ConfigError(f"{key} must be at least one second, got {value!r}")
-    return int(seconds)
-
-
 class LoginManager:
     """The app's login extension: ``app.extensions["login"]``, behind ``req.user``.
 
@@ -166,9 +148,7 @@ class LoginManager:
         # Filled on the first request, once the app is finalized (see _settings).
         self._sessions = False
         self._session_cookie: str | None = None
-        self._remember_cookie = "remember_token"
-        self._duration = DEFAULT_REMEMBER_DURATION
-        self._serializer: URLSafeTimedSerializer | None = None
+        self._remember: RememberCookie | None = None
         if user_loader is not None:
             self.user_loader(user_loader)
         if app is not None:
@@ -235,46 +215,33 @@ class LoginManager:
             return await loader(user_id)
         return await req.app._runner.run(loader, user_id)
 
-    def _settings(self, app: Kettle) -> URLSafeTimedSerializer:
-        serializer = self._serializer
-        if serializer is None:
-            config = app.config
+    def _settings(self, app: Kettle) -> RememberCookie:
+        remember = self._remember
+        if remember is None:
             sessions = app.extensions.get("sessions")
             self._sessions = sessions is not None
             self._session_cookie = getattr(sessions, "cookie_name", None)
-            self._remember_cookie = str(config.get("REMEMBER_COOKIE_NAME", "remember_token"))
-            self._duration = _seconds(
-                "REMEMBER_COOKIE_DURATION",
-                config.get("REMEMBER_COOKIE_DURATION", DEFAULT_REMEMBER_DURATION),
-            )
-            # Key rotation as for sessions: itsdangerous signs with the last key of the
-            # list and verifies with all of them.
-            keys = [*(config.get("SECRET_KEY_FALLBACKS") or ()), config.resolve_secret_key()]
-            serializer = self._serializer = URLSafeTimedSerializer(keys, salt=_REMEMBER_SALT)
-        return serializer
+            remember = self._remember = RememberCookie(app.config)
+        return remember
 
     async def _middleware(self, req: Request, call_next: Any) -> Response:
-        serializer = self._serializer or self._settings(req.app)
+        remember = self._remember or self._settings(req.app)
         # PERF: a request without any Cookie header (most API traffic, first visits) costs
         # one scan of the raw header pairs: no Headers object, no session load.
         for name, _ in req.scope["headers"]:
             if name == b"cookie":
-                await self._restore(req, serializer)
+                await self._restore(req, remember)
                 break
         response: Response = await call_next(req)
         # PERF: req._state is None unless someone used req.state; no State is built here.
         state = req._state
         if state is not None:
-            pending = state.get(_PENDING)
+            pending = state.get(PENDING)
             if pending is not None:
-                value, max_age = pending
-                if value:
-                    response.set_cookie(self._remember_cookie, value, max_age=max_age)
-                else:
-                    response.delete_cookie(self._remember_cookie)
+                remember.send(response, pending)
         return response
 
-    async def _restore(self, req: Request, serializer: URLSafeTimedSerializer) -> None:
+    async def _restore(self, req: Request, remember: RememberCookie) -> None:
         cookies = req.cookies
         name = self._session_cookie
         if self._sessions and (name is None or name in cookies):
@@ -288,13 +255,13 @@ class LoginManager:
                 # The user is gone (deleted, disabled): forget the stale login.
                 session.pop(USER_ID_KEY, None)
                 session.pop(FRESH_KEY, None)
-        signed = cookies.get(self._remember_cookie)
+        signed = cookies.get(remember.name)
         if not signed:
             return
-        user_id = self._read_remember(serializer, signed)
+        user_id = remember.read(signed)
         user = await self.load_user(req, user_id) if user_id is not None else None
         if user is None:
-            req.state._kettle_remember = ("", 0)  # a bad or stale cookie: stop sending it
+            remember.drop(req)  # a bad or stale cookie: stop sending it
             return
         if self._sessions:
             # A new login for this browser: a new session id (fixation), marked not fresh.
@@ -304,39 +271,13 @@ class LoginManager:
             session[FRESH_KEY] = False
         req.user = user
 
-    @staticmethod
-    def _read_remember(serializer: URLSafeTimedSerializer, signed: str) -> str | None:
-        try:
-            payload, signed_at = serializer.loads(signed, return_timestamp=True)
-        except BadData:
-            return None
-        if not (
-            isinstance(payload, list)
-            and len(payload) == 2
-            and isinstance(payload[0], str)
-            and type(payload[1]) is int
-        ):
-            return None
-        user_id: str = payload[0]
-        max_age: int = payload[1]
-        # The lifetime travels signed inside the cookie, so a client cannot stretch it by
-        # keeping the cookie past its Max-Age.
-        if time.time() - signed_at.timestamp() > max_age:
-            return None
-        return user_id
-
     def remember_cookie(self, req: Request, user_id: str, duration: int | None) -> None:
         """Queue a signed remember-me cookie for ``user_id`` on ``req``'s response."""
-        serializer = self._serializer or self._settings(req.app)
-        max_age = self._duration if duration is None else duration
-        req.state._kettle_remember = (serializer.dumps([user_id, max_age]), max_age)
+        (self._remember or self._settings(req.app)).remember(req, user_id, duration)
 
     def forget_cookie(self, req: Request) -> None:
         """Queue the deletion of the remember-me cookie on ``req``'s response."""
-        if self._serializer is None:
-            self._settings(req.app)
-        if self._remember_cookie in req.cookies or req.state.get(_PENDING) is not None:
-            req.state._kettle_remember = ("", 0)
+        (self._remember or self._settings(req.app)).forget(req)
 
     # -- refusing anonymous users ------------------------------------------------------
 
@@ -404,7 +345,7 @@ def login_user(
     session[FRESH_KEY] = fresh
     req.user = user
     if remember:
-        seconds = None if duration is None else _seconds("duration", duration)
+        seconds = None if duration is None else to_seconds("duration", duration)
         manager.remember_cookie(req, user_id, seconds)
     else:
         manager.forget_cookie(req)

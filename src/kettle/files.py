@@ -4,8 +4,9 @@ One implementation serves both ``send_file`` and the static folders of ``staticf
 validators (a strong ``ETag`` and ``Last-Modified``), preconditions (``If-Match``,
 ``If-None-Match``, ``If-Modified-Since``, ``If-Unmodified-Since``) in the order RFC 9110
 §13.2.2 gives, and byte ranges (single, several as ``multipart/byteranges``, ``If-Range``).
-Bodies are read in 64 KiB chunks in a worker thread, never whole into memory, and every
-header is parsed in time bounded by its length (hostile ``Range`` headers included).
+Bodies are read in 64 KiB chunks in a worker thread, never whole into memory. The header
+logic (validators, dates, preconditions, ``Range`` parsing) lives in ``_conditional.py``,
+every header parsed in time bounded by its length (hostile ``Range`` headers included).
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import os
 import secrets
 import stat
 from collections.abc import AsyncGenerator, Awaitable, Iterable, Mapping
-from email.utils import formatdate
 from typing import IO, TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import quote
 
 from . import _current
+from ._conditional import MAX_RANGES, http_date, if_range_holds, precondition
+from ._conditional import file_etag as file_etag  # public: re-exported
+from ._conditional import parse_ranges as parse_ranges  # public: re-exported
 from .exceptions import Forbidden, NotFound
 from .responses import Response
 
@@ -42,8 +45,6 @@ BinaryFile: TypeAlias = IO[bytes] | io.RawIOBase | io.BufferedIOBase
 
 #: Bytes read per chunk (and per trip to a worker thread).
 CHUNK_SIZE = 64 * 1024
-#: Ranges one request may ask for; a longer range-set is ignored and the whole file sent.
-MAX_RANGES = 16
 
 _NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
 # A 304 carries validators and caching headers, not the representation's metadata
@@ -102,130 +103,6 @@ def content_disposition(filename: str | None, *, attachment: bool = True) -> str
     if fallback != filename:
         value += f"; filename*=UTF-8''{quote(filename, safe='')}"
     return value
-
-
-def file_etag(info: os.stat_result, suffix: str = "") -> str:
-    """The strong ``ETag`` of a file: its mtime in nanoseconds and its size.
-
-    Metadata rather than a content hash, so that answering costs no read of the file; any
-    write changes the mtime. ``suffix`` tells variants apart (``"br"`` for ``x.css.br``).
-    """
-    tag = f"{info.st_mtime_ns:x}-{info.st_size:x}"
-    return f'"{tag}-{suffix}"' if suffix else f'"{tag}"'
-
-
-def _parse_date(value: str) -> int | None:
-    # Dates are short; anything longer is junk, refused before parsing.
-    if len(value) > 64:
-        return None
-    from email.utils import mktime_tz, parsedate_tz
-
-    try:
-        parts = parsedate_tz(value)
-        return None if parts is None else mktime_tz(parts)
-    except (TypeError, ValueError, OverflowError):
-        return None
-
-
-def _etag_matches(header: str, etag: str | None, *, weak: bool) -> bool:
-    """Whether the entity-tag list ``header`` matches ``etag`` (RFC 9110 §8.8.3.2)."""
-    if header.strip() == "*":
-        return True  # a file being served has a current representation
-    # PERF: no tag can match unless ours occurs in the header; most do not, so skip the scan.
-    if etag is None or etag not in header:
-        return False
-    for item in header.split(","):
-        tag = item.strip()
-        is_weak = tag.startswith("W/")
-        if tag.removeprefix("W/") == etag and (weak or not is_weak):
-            return True
-    return False
-
-
-def _precondition(
-    headers: Mapping[str, str], method: str, etag: str | None, mtime: int | None
-) -> int:
-    """304 or 412 when a precondition decides the answer, else 0 (RFC 9110 §13.2.2)."""
-    value = headers.get("if-match")
-    if value is not None:
-        if not _etag_matches(value, etag, weak=False):
-            return 412
-    elif mtime is not None and (value := headers.get("if-unmodified-since")) is not None:
-        date = _parse_date(value)
-        if date is not None and mtime > date:
-            return 412
-    safe = method in ("GET", "HEAD")
-    value = headers.get("if-none-match")
-    if value is not None:  # when present, If-Modified-Since is ignored
-        if _etag_matches(value, etag, weak=True):
-            return 304 if safe else 412
-    elif safe and mtime is not None and (value := headers.get("if-modified-since")) is not None:
-        date = _parse_date(value)
-        if date is not None and mtime <= date:
-            return 304
-    return 0
-
-
-_HUGE = 1 << 62
-
-
-def _position(text: str) -> int:
-    # Positions past 18 digits cannot be in any file; int() of a long string is skipped.
-    if not (text.isdigit() and text.isascii()):
-        raise ValueError(text)
-    return int(text) if len(text) <= 18 else _HUGE
-
-
-def parse_ranges(header: str, size: int, max_ranges: int = MAX_RANGES) -> list[range] | None:
-    """The byte ranges of a ``Range`` header, in bounded time; ``None`` means ignore it.
-
-    Returns ``None`` for another unit, bad syntax or more than ``max_ranges`` ranges (the
-    whole file is then sent), ``[]`` when no range is satisfiable (416), else the ranges,
-    coalesced when they overlap or touch (RFC 9110 §14.2, §14.1.2).
-    """
-    unit, sep, spec = header.partition("=")
-    if not sep or unit.strip().lower() != "bytes":
-        return None
-    # PERF: at most max_ranges splits, so a header of 10,000 ranges costs no more than 17
-    # (Starlette CVE-2025-62727: quadratic work on many ranges).
-    pieces = spec.split(",", max_ranges)
-    if len(pieces) > max_ranges:
-        return None
-    ranges: list[range] = []
-    specs = 0
-    try:
-        for piece in pieces:
-            first, dash, last = piece.strip().partition("-")
-            if not dash:
-                if first:
-                    return None
-                continue  # an empty list element
-            specs += 1
-            if not first:
-                suffix = _position(last)
-                if suffix:
-                    ranges.append(range(max(0, size - suffix), size))
-                continue
-            start = _position(first)
-            end = _position(last) + 1 if last else size
-            if last and end <= start:
-                return None  # last-pos before first-pos: invalid
-            if start < size:
-                ranges.append(range(start, min(end, size)))
-    except ValueError:
-        return None
-    if not specs:
-        return None  # "bytes=" or "bytes=,": no range-spec at all
-    if len(ranges) > 1:
-        ranges.sort(key=lambda r: r.start)
-        merged = [ranges[0]]
-        for r in ranges[1:]:
-            if r.start <= merged[-1].stop:
-                merged[-1] = range(merged[-1].start, max(merged[-1].stop, r.stop))
-            else:
-                merged.append(r)
-        ranges = merged
-    return ranges
 
 
 class _FileStream:
@@ -287,15 +164,6 @@ class _FileStream:
                     position += len(data)
         if tail:
             yield tail
-
-
-def _if_range_holds(value: str, etag: str | None, mtime: int | None) -> bool:
-    # If-Range needs a strong match: an entity-tag equal to ours, or our exact date.
-    value = value.strip()
-    if value.startswith(('"', "W/")):
-        return value == etag
-    date = _parse_date(value)
-    return date is not None and date == mtime
 
 
 def _open_nofollow(path: str, flags: int) -> int:
@@ -388,21 +256,21 @@ class FileResponse(Response):
         if etag is not None:
             raw.append((b"etag", etag.encode("latin-1")))
         if mtime is not None:
-            raw.append((b"last-modified", formatdate(mtime, usegmt=True).encode()))
+            raw.append((b"last-modified", http_date(mtime).encode()))
         ranges_ok = request is not None and size is not None and seekable
         if ranges_ok:
             raw.append((b"accept-ranges", b"bytes"))
         spans: list[range] | None = None
         if request is not None and self.status_code == 200:
             headers = request.headers
-            decided = _precondition(headers, request.method, etag, mtime)
+            decided = precondition(headers, request.method, etag, mtime)
             if decided:
                 self._no_body(decided, file, keep=() if etag else (b"last-modified",))
                 return
             value = headers.get("range") if ranges_ok and request.method == "GET" else None
             if_range = headers.get("if-range") if value is not None else None
             # An empty file has nothing to cut; a failed If-Range means "send it all".
-            if value and size and (if_range is None or _if_range_holds(if_range, etag, mtime)):
+            if value and size and (if_range is None or if_range_holds(if_range, etag, mtime)):
                 spans = parse_ranges(value, size, max_ranges)
                 if spans == []:
                     self._no_body(416, file, keep=())

@@ -22,9 +22,10 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._conditional import MAX_RANGES, file_etag
 from ._current import get_current_request
 from .exceptions import NotFound, SetupError
-from .files import MAX_RANGES, FileResponse, content_disposition, file_etag, guess_media_type
+from .files import FileResponse, content_disposition, guess_media_type
 from .requests import Request  # at run time: the handler's call plan reads the annotation
 from .routing import Router
 
