@@ -1,0 +1,1 @@
+"""The notes site's routers: ``auth`` (register, log in, log out) and ``notes``."""
