@@ -642,6 +642,33 @@ async def test_upload_discard_waits_for_inflight_thread(monkeypatch: pytest.Monk
 
 
 @pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("client_name", "target"),
+    [
+        ("../..", "dir"),
+        ("\x00", "dir"),
+        (None, "dir"),
+        ("x", "../escape.txt"),
+        ("x", "name with spaces.txt"),
+        ("x", "nul\x00.txt"),
+        ("x", ".hidden"),
+    ],
+)
+async def test_upload_save_refuses_unsafe_names(
+    tmp_path: Path, client_name: str | None, target: str
+) -> None:
+    upload = UploadFile(client_name, "text/plain")
+    await upload.write(b"data")
+    destination = tmp_path if target == "dir" else tmp_path / "sub" / target
+    (tmp_path / "sub").mkdir()
+    with pytest.raises(ValueError, match="unsafe"):
+        await upload.save(destination)
+    assert [p.name for p in tmp_path.iterdir()] == ["sub"]
+    assert list((tmp_path / "sub").iterdir()) == []
+    await upload.close()
+
+
+@pytest.mark.anyio
 @pytest.mark.parametrize("threshold", [4, 1024])
 async def test_upload_save(tmp_path: Path, threshold: int) -> None:
     upload = UploadFile("../../evil.txt", "text/plain", spool_threshold=threshold)
@@ -653,11 +680,11 @@ async def test_upload_save(tmp_path: Path, threshold: int) -> None:
     target = io.BytesIO()
     await upload.save(target)
     assert target.getvalue() == b"hello world"
-    with pytest.raises(IsADirectoryError):
-        await upload.save(tmp_path)
+    # A directory: the client's name, made safe.
+    assert await upload.save(tmp_path) == str(tmp_path / "evil.txt")
     with pytest.raises(ValueError, match="chunk_size"):
         await upload.save(target, chunk_size=0)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.txt", "out.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["again.txt", "evil.txt", "out.txt"]
     assert repr(upload) == (
         "UploadFile(filename='../../evil.txt', content_type='text/plain', size=11)"
     )

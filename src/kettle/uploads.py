@@ -150,30 +150,56 @@ class UploadFile:
         destination: str | os.PathLike[str] | BinaryIO,
         *,
         chunk_size: int = _COPY_CHUNK,
-    ) -> None:
-        """Copy the whole content to ``destination``, in a worker thread.
+    ) -> str | None:
+        """Copy the whole content to ``destination``, in a worker thread; return the path.
 
-        ``destination`` is a path (created or truncated) or an open binary file. A path
-        to a directory is refused with :class:`IsADirectoryError`: the caller chooses the
-        final file name, never the client (see :func:`secure_filename` when a name must
-        be derived from ``filename``). The copy starts at the beginning of the upload
-        and leaves the position at its end; do not touch the upload until it returns.
+        ``destination`` is one of:
+
+        - a directory: the file is saved there as ``secure_filename(self.filename)``; a
+          client name with nothing safe left in it (``"../.."``, a lone NUL) is refused
+          with ``ValueError``;
+        - a file path (created or truncated): its last component must already be a safe
+          name (``secure_filename(name) == name``) and no component may be ``..``,
+          otherwise ``ValueError`` — so a name built from client input can never climb out
+          of the folder or hide a NUL;
+        - an open binary file (``None`` is returned).
+
+        The copy starts at the beginning of the upload and leaves the position at its end;
+        do not touch the upload until it returns.
         """
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be at least 1, not {chunk_size}")
-        await asyncio.to_thread(self._save_sync, destination, chunk_size)
+        return await asyncio.to_thread(self._save_sync, destination, chunk_size)
 
-    def _save_sync(self, destination: str | os.PathLike[str] | BinaryIO, chunk_size: int) -> None:
+    def _save_sync(
+        self, destination: str | os.PathLike[str] | BinaryIO, chunk_size: int
+    ) -> str | None:
         self.file.seek(0)
-        if isinstance(destination, str | os.PathLike):
-            if os.path.isdir(destination):
-                raise IsADirectoryError(
-                    f"{os.fspath(destination)!r} is a directory; pass the full file path"
-                )
-            with open(destination, "wb") as target:
-                shutil.copyfileobj(self.file, target, chunk_size)
-        else:
+        if not isinstance(destination, str | os.PathLike):
             shutil.copyfileobj(self.file, destination, chunk_size)
+            return None
+        path = os.fspath(destination)
+        if os.path.isdir(path):
+            name = secure_filename(self.filename or "")
+            if not name:
+                raise ValueError(
+                    f"unsafe upload name {self.filename!r}: nothing safe is left of it"
+                )
+            path = os.path.join(path, name)
+        else:
+            name = os.path.basename(path)
+            # "uploads/" + client input must not climb out of uploads/ either.
+            if (
+                not name
+                or secure_filename(name) != name
+                or ".." in path.replace("\\", "/").split("/")
+            ):
+                raise ValueError(
+                    f"unsafe file name {name!r}: pass a name made with secure_filename()"
+                )
+        with open(path, "wb") as target:
+            shutil.copyfileobj(self.file, target, chunk_size)
+        return path
 
     def __repr__(self) -> str:
         return (
