@@ -119,6 +119,13 @@ class TestLifespan:
             assert client.get("/").text == "pool"
         assert log == ["enter", "startup", "shutdown", "exit"]
 
+    def test_one_lifespan_at_a_time(self, make_app: MakeApp) -> None:
+        app = make_app()
+        with TestClient(app), pytest.raises(RuntimeError, match="already running"), TestClient(app):
+            pass
+        with TestClient(app) as again:  # after a shutdown it starts again
+            assert again.get("/missing").status_code == 404
+
     def test_failed_startup_is_reported(self, make_app: MakeApp) -> None:
         app = make_app()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -562,3 +563,24 @@ def test_a_next_pointing_elsewhere_is_ignored(make_app: MakeApp, target: str) ->
         response = client.post("/login", params={"next": target}, data={"id": "1"})
     assert response.status_code == 303
     assert response.headers["location"] == "/me"
+
+
+def test_static_files_never_load_the_user(make_app: MakeApp, tmp_path: Path) -> None:
+    (tmp_path / "style.css").write_text("body {}")
+    loads: list[str] = []
+    store = make_users()
+
+    class CountingStore(dict[str, User]):
+        def get(self, key: str, default: Any = None) -> Any:
+            loads.append(key)
+            return store.get(key, default)
+
+    app = build(make_app, users=CountingStore(store))
+    app.static("/assets", tmp_path, name="assets")
+    with TestClient(app) as client:
+        log_in(client)
+        loads.clear()
+        assert client.get("/assets/style.css").text == "body {}"
+        assert loads == []
+        assert client.get("/me").json()["id"] == "1"
+        assert loads == ["1"]

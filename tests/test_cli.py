@@ -273,7 +273,7 @@ def child_env() -> dict[str, str]:
 
 
 def wait_for_body(proc: subprocess.Popen[bytes], url: str, log: Path) -> str:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
@@ -281,7 +281,7 @@ def wait_for_body(proc: subprocess.Popen[bytes], url: str, log: Path) -> str:
             return httpx.get(url, timeout=2).text
         except httpx.TransportError:
             time.sleep(0.1)
-    pytest.fail(f"server did not answer within 30s:\n{log.read_text()}")
+    pytest.fail(f"server did not answer within 60s:\n{log.read_text()}")
 
 
 @pytest.mark.parametrize(

@@ -253,6 +253,10 @@ class Kettle(ASGIApp, Router):
     async def startup(self) -> None:
         """Finalize, run startup hooks and enter lifespans (the server calls this)."""
         self.finalize()
+        if self._exit_stack is not None:
+            # Resources entered at startup belong to one loop; a second lifespan (another
+            # server or TestClient on the same app object) would orphan the first's.
+            raise RuntimeError("this app's lifespan is already running; shut it down first")
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
         self._exit_stack = stack

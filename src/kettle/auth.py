@@ -45,6 +45,7 @@ from .exceptions import SetupError, Unauthorized
 from .handlers import blocking_await, is_async_callable
 from .requests import Request
 from .responses import RedirectResponse, Response
+from .staticfiles import StaticFiles
 
 if TYPE_CHECKING:
     from .app import Kettle
@@ -227,11 +228,14 @@ class LoginManager:
     async def _middleware(self, req: Request, call_next: Any) -> Response:
         remember = self._remember or self._settings(req.app)
         # PERF: a request without any Cookie header (most API traffic, first visits) costs
-        # one scan of the raw header pairs: no Headers object, no session load.
-        for name, _ in req.scope["headers"]:
-            if name == b"cookie":
-                await self._restore(req, remember)
-                break
+        # one scan of the raw header pairs: no Headers object, no session load. Static
+        # files never need the user, so they never load one (no query per stylesheet).
+        route = req.route
+        if route is None or getattr(route.handler, "__self__", None).__class__ is not StaticFiles:
+            for name, _ in req.scope["headers"]:
+                if name == b"cookie":
+                    await self._restore(req, remember)
+                    break
         response: Response = await call_next(req)
         # PERF: req._state is None unless someone used req.state; no State is built here.
         state = req._state
