@@ -4,11 +4,9 @@ import importlib
 import importlib.util
 import inspect
 import os
-import socket
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,6 +20,7 @@ import kettle
 from kettle import Kettle
 from kettle.cli import load_app, main, pass_app
 from tests.conftest import MakeApp
+from tests.servers.serverutil import free_port, serve
 
 # A raw ASGI app, so `kettle run` is tested against "any ASGI app", not only Kettle.
 ASGI_APP = """
@@ -257,31 +256,12 @@ def test_run_debug_sets_env_before_import(
 # --- run, for real ----------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "KETTLE_DEBUG"}
     # The child must import this checkout of kettle even when it is not pip-installed.
     src = str(Path(kettle.__file__).resolve().parents[1])
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH")]))
     return env
-
-
-def wait_for_body(proc: subprocess.Popen[bytes], url: str, log: Path) -> str:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            return httpx.get(url, timeout=2).text
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"server did not answer within 60s:\n{log.read_text()}")
 
 
 @pytest.mark.parametrize(
@@ -306,26 +286,12 @@ def wait_for_body(proc: subprocess.Popen[bytes], url: str, log: Path) -> str:
 def test_run_serves(tmp_path: Path, server: str, target: str, extra: list[str], body: str) -> None:
     (tmp_path / "hello_app.py").write_text(ASGI_APP)
     port = free_port()
-    log = tmp_path / "server.log"
     command = [sys.executable, "-m", "kettle.cli", "run", target, "--server", server]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [*command, "--port", str(port), *extra],
-            cwd=tmp_path,
-            env=child_env(),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        assert wait_for_body(proc, f"http://127.0.0.1:{port}/", log) == body
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"server ignored SIGTERM:\n{log.read_text()}")
+    command += ["--port", str(port), *extra]
+    log_path = tmp_path / "server.log"
+    with serve(server, command, port=port, cwd=tmp_path, env=child_env(), log_path=log_path) as up:
+        assert httpx.get(f"{up.base_url}/", timeout=30).text == body
+    assert up.stopped_cleanly, f"server ignored SIGTERM:\n{up.log()}"
 
 
 def test_python_dash_m_kettle_version(tmp_path: Path) -> None:

@@ -18,7 +18,8 @@ import kettle
 from kettle import ConfigError, Kettle
 from kettle.cli import main
 from kettle.scaffold import create_project, package_name
-from tests.test_cli import child_env, free_port, wait_for_body
+from tests.servers.serverutil import free_port, serve
+from tests.test_cli import child_env
 
 FILES = {
     ".gitignore",
@@ -275,36 +276,24 @@ def test_generated_project_type_checks(in_tmp: Path) -> None:
 def test_kettle_run_serves_the_generated_project(in_tmp: Path) -> None:
     root = create_project("my-site")
     port = free_port()
-    log = in_tmp / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "kettle", "run", "my_site.app:app", "--port", str(port)],
-            cwd=root,
-            env=project_env(root),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        assert "Hello, stranger!" in wait_for_body(proc, f"{base}/", log)
-        with httpx.Client(base_url=base, timeout=10) as browser:
-            home = browser.get("/")
-            assert home.status_code == 200
-            assert home.headers["content-type"].startswith("text/html")
-            style = browser.get("/static/style.css")
-            assert style.status_code == 200
-            assert style.text == (root / "my_site" / "static" / "style.css").read_text()
-            # The session cookie carries the name across requests of this real server.
-            posted = browser.post("/name", data={"name": "Grace"})
-            assert posted.status_code == 303
-            page = browser.get(posted.headers["location"])
-            assert "Welcome back, Grace!" in page.text
-            assert "Nice to meet you, Grace." in page.text
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            pytest.fail(f"server ignored SIGTERM:\n{log.read_text()}")
+    command = [sys.executable, "-m", "kettle", "run", "my_site.app:app", "--port", str(port)]
+    log_path = in_tmp / "server.log"
+    env = project_env(root)
+    with (
+        serve("kettle run", command, port=port, cwd=root, env=env, log_path=log_path) as up,
+        httpx.Client(base_url=up.base_url, timeout=30) as browser,
+    ):
+        home = browser.get("/")
+        assert "Hello, stranger!" in home.text
+        assert home.status_code == 200
+        assert home.headers["content-type"].startswith("text/html")
+        style = browser.get("/static/style.css")
+        assert style.status_code == 200
+        assert style.text == (root / "my_site" / "static" / "style.css").read_text()
+        # The session cookie carries the name across requests of this real server.
+        posted = browser.post("/name", data={"name": "Grace"})
+        assert posted.status_code == 303
+        page = browser.get(posted.headers["location"])
+        assert "Welcome back, Grace!" in page.text
+        assert "Nice to meet you, Grace." in page.text
+    assert up.stopped_cleanly, f"server ignored SIGTERM:\n{up.log()}"

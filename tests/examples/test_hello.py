@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import itertools
-import os
 import shutil
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import httpx
 import pytest
+from tests.servers.serverutil import clean_environment, free_port, serve
 
 from kettle import Kettle, KettleWarning
 from kettle.testing import TestClient
@@ -199,48 +194,6 @@ def test_request_id_from_the_client_is_kept(client: TestClient) -> None:
 # --- running it, as the README says ----------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def _serving(command: list[str], port: int, tmp_path: Path) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KETTLE_")}
-    env.update(KETTLE_SECRET_KEY=SECRET, PORT=str(port), PYTHONUNBUFFERED="1")
-    log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log_path.read_text()
-            assert time.monotonic() < deadline, log_path.read_text()
-            with contextlib.suppress(httpx.TransportError):
-                httpx.get(base_url, timeout=2)
-                break
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        process.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(15)
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(15)
-
-
 def _kettle_command() -> list[str]:
     script = shutil.which("kettle", path=str(Path(sys.executable).parent))
     return [script] if script else [sys.executable, "-m", "kettle"]
@@ -248,13 +201,15 @@ def _kettle_command() -> list[str]:
 
 @pytest.mark.parametrize("how", ["kettle run", "python app.py"])
 def test_it_runs_from_the_repository_root(tmp_path: Path, how: str) -> None:
-    port = _free_port()
+    port = free_port()
     if how == "kettle run":
         command = [*_kettle_command(), "run", "examples.hello.app:app", "--port", str(port)]
     else:
         command = [sys.executable, str(EXAMPLE.relative_to(ROOT))]
-    with _serving(command, port, tmp_path) as base_url:
-        response = httpx.get(f"{base_url}/hello/world", timeout=30)
+    env = {**clean_environment(), "KETTLE_SECRET_KEY": SECRET, "PORT": str(port)}
+    log_path = tmp_path / "server.log"
+    with serve(how, command, port=port, cwd=ROOT, env=env, log_path=log_path) as server:
+        response = httpx.get(f"{server.base_url}/hello/world", timeout=30)
         assert response.status_code == 200
         assert response.json() == {"message": "Hello, world!"}
         assert "server-timing" in response.headers

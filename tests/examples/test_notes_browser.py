@@ -13,19 +13,15 @@ import contextlib
 import os
 import shutil
 import struct
-import subprocess
 import sys
-import time
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from tests.servers.serverutil import free_port, stop
+from tests.servers.serverutil import clean_environment, free_port, serve
 
 ROOT = Path(__file__).resolve().parents[2]
-START_TIMEOUT = 60.0
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -76,37 +72,11 @@ def notes_server(instance: Path, log_path: Path) -> Iterator[str]:
     """
     port = free_port()
     # Nothing from the developer's shell: no secret key, no database URL, no debug flag.
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("KETTLE_") and k != "DATABASE_URL"
-    }
-    env.update(KETTLE_INSTANCE_PATH=str(instance), PYTHONUNBUFFERED="1")
+    env = {k: v for k, v in clean_environment().items() if k != "DATABASE_URL"}
+    env["KETTLE_INSTANCE_PATH"] = str(instance)
     command = [*kettle_command(), "run", "examples.notes.app:app", "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"the notes app exited:\n{log_path.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                output = log_path.read_text(errors="replace")
-                pytest.fail(f"the notes app did not answer within {START_TIMEOUT}s:\n{output}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base_url, timeout=2.0).status_code == 200:
-                    break
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        stop(process)
+    with serve("the notes app", command, port=port, cwd=ROOT, env=env, log_path=log_path) as server:
+        yield server.base_url
 
 
 def test_a_visit_in_a_real_browser(tmp_path: Path) -> None:

@@ -65,13 +65,16 @@ def server_command(name: str, port: int, workdir: Path) -> list[str]:
 
 @dataclass
 class Server:
-    """A server process serving :data:`APP`, and where its output goes."""
+    """A server process listening on ``port``, and where its output goes."""
 
     name: str
     port: int
     process: subprocess.Popen[bytes]
     log_path: Path
     base_url: str = field(init=False)
+    #: Set once the server is stopped: whether it had exited by itself or on SIGTERM
+    #: within :data:`STOP_TIMEOUT`, before its group was killed (``None`` while it runs).
+    stopped_cleanly: bool | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -90,55 +93,78 @@ class Server:
         return text in self.log()
 
 
-def _environment() -> dict[str, str]:
-    # KETTLE_* variables of the developer's shell (KETTLE_DEBUG=1 ...) would change what
-    # the app answers; the app under test sets its whole config itself.
+def clean_environment(pythonpath: Path | None = None) -> dict[str, str]:
+    """This process's environment without ``KETTLE_*`` variables, output unbuffered, and
+    ``pythonpath`` (if given) first on ``PYTHONPATH``.
+
+    KETTLE_* variables of the developer's shell (KETTLE_DEBUG=1 ...) would change what the
+    app answers; a server under test gets only the configuration its test gives it.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith("KETTLE_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
     env["PYTHONUNBUFFERED"] = "1"
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(pythonpath), env.get("PYTHONPATH")]))
     return env
 
 
-def _wait_until_serving(server: Server) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def _wait_until_serving(server: Server, ready_url: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise RuntimeError(
                 f"{server.name} exited with status {server.process.returncode}:\n{server.log()}"
             )
+        # Any HTTP answer will do: the server is up; what it answers is for the test to check.
         with contextlib.suppress(httpx.TransportError):
-            if httpx.get(f"{server.base_url}/plaintext", timeout=2.0).status_code == 200:
-                return
+            httpx.get(ready_url, timeout=2.0)
+            return
         time.sleep(0.1)
-    raise RuntimeError(f"{server.name} did not answer within {START_TIMEOUT}s:\n{server.log()}")
+    raise RuntimeError(f"{server.name} did not answer within {timeout}s:\n{server.log()}")
 
 
-def stop(process: subprocess.Popen[bytes]) -> None:
+def stop(process: subprocess.Popen[bytes]) -> bool:
     """Stop a server as a process manager would, then make sure its group is gone.
 
     SIGTERM goes to the main process only: it shuts its workers down gracefully (lifespan
     shutdown included), while hypercorn's workers, signalled directly, die without it.
-    Whatever is left of the process group afterwards is killed.
+    Whatever is left of the process group afterwards is killed. Returns whether the main
+    process had exited (by itself or on SIGTERM) before that.
     """
     if process.poll() is None:
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(STOP_TIMEOUT)
+    stopped_cleanly = process.poll() is not None
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     process.wait(STOP_TIMEOUT)
+    return stopped_cleanly
 
 
 @contextlib.contextmanager
-def running_server(name: str, workdir: Path) -> Iterator[Server]:
-    """Serve :data:`APP` with ``name`` on a free port for the duration of the block."""
-    port = free_port()
-    log_path = workdir / f"{name}.log"
+def serve(
+    name: str,
+    command: list[str],
+    *,
+    port: int,
+    cwd: Path,
+    env: dict[str, str],
+    log_path: Path,
+    ready_path: str = "/",
+    timeout: float = START_TIMEOUT,
+) -> Iterator[Server]:
+    """Run ``command`` (a server listening on ``port``) for the duration of the block.
+
+    Its stdout and stderr go to ``log_path``. The block starts once ``ready_path`` gets an
+    HTTP answer, whatever its status; :class:`RuntimeError`, with the log, if the process
+    exits first or ``timeout`` seconds pass. The process runs in a session of its own, and
+    the whole group is stopped with :func:`stop` when the block ends.
+    """
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            server_command(name, port, workdir),
-            cwd=HERE,
-            env=_environment(),
+            command,
+            cwd=cwd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -146,10 +172,28 @@ def running_server(name: str, workdir: Path) -> Iterator[Server]:
         )
     server = Server(name, port, process, log_path)
     try:
-        _wait_until_serving(server)
+        _wait_until_serving(server, server.base_url + ready_path, timeout)
         yield server
     finally:
-        stop(process)
+        server.stopped_cleanly = stop(process)
+
+
+@contextlib.contextmanager
+def running_server(name: str, workdir: Path) -> Iterator[Server]:
+    """Serve :data:`APP` with ``name`` on a free port for the duration of the block."""
+    port = free_port()
+    command = server_command(name, port, workdir)
+    log_path = workdir / f"{name}.log"
+    with serve(
+        name,
+        command,
+        port=port,
+        cwd=HERE,
+        env=clean_environment(HERE),
+        log_path=log_path,
+        ready_path="/plaintext",
+    ) as server:
+        yield server
 
 
 @dataclass

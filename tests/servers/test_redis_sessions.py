@@ -8,10 +8,7 @@ receives (cookies are not told apart by port). The test's Redis keys are deleted
 from __future__ import annotations
 
 import contextlib
-import os
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +17,7 @@ import httpx
 import pytest
 import redis
 
-from .serverutil import HERE, START_TIMEOUT, Server, free_port, stop
+from .serverutil import HERE, Server, clean_environment, free_port, serve
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -29,41 +26,18 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 def uvicorn_server(label: str, workdir: Path, prefix: str) -> Iterator[Server]:
     """``redis_sessions_app:app`` under uvicorn on a free port, for the block's duration."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KETTLE_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")]))
-    env["PYTHONUNBUFFERED"] = "1"
-    env["KETTLE_SESSION_REDIS_PREFIX"] = prefix
-    log_path = workdir / f"uvicorn-{label}.log"
+    env = {**clean_environment(HERE), "KETTLE_SESSION_REDIS_PREFIX": prefix}
     command = [
         *(sys.executable, "-m", "uvicorn", "redis_sessions_app:app"),
         *("--host", "127.0.0.1", "--port", str(port), "--lifespan", "on"),
         *("--log-level", "warning", "--no-access-log"),
     ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=HERE,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    server = Server(f"uvicorn-{label}", port, process, log_path)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{server.name} exited:\n{server.log()}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{server.base_url}/plaintext", timeout=2.0).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{server.name} did not start:\n{server.log()}")
-            time.sleep(0.1)
+    name = f"uvicorn-{label}"
+    log_path = workdir / f"{name}.log"
+    with serve(
+        name, command, port=port, cwd=HERE, env=env, log_path=log_path, ready_path="/plaintext"
+    ) as server:
         yield server
-    finally:
-        stop(process)
 
 
 def keys(prefix: str) -> list[bytes]:
