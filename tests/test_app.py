@@ -119,12 +119,19 @@ class TestLifespan:
             assert client.get("/").text == "pool"
         assert log == ["enter", "startup", "shutdown", "exit"]
 
-    def test_one_lifespan_at_a_time(self, make_app: MakeApp) -> None:
+    def test_overlapping_lifespans_share_one_startup(self, make_app: MakeApp) -> None:
         app = make_app()
-        with TestClient(app), pytest.raises(RuntimeError, match="already running"), TestClient(app):
+        log: list[str] = []
+        app.on_startup(lambda: log.append("up"))
+        app.on_shutdown(lambda: log.append("down"))
+        with TestClient(app):
+            with TestClient(app) as second:
+                assert second.get("/missing").status_code == 404
+            assert log == ["up"]  # the second client's exit does not shut the app down
+        assert log == ["up", "down"]
+        with TestClient(app):  # after a full shutdown it starts again
             pass
-        with TestClient(app) as again:  # after a shutdown it starts again
-            assert again.get("/missing").status_code == 404
+        assert log == ["up", "down", "up", "down"]
 
     def test_failed_startup_is_reported(self, make_app: MakeApp) -> None:
         app = make_app()

@@ -60,6 +60,7 @@ from .responses import (
     redirect,
 )
 from .routing import Route, RouteInfo, Router
+from .security import SecurityHeaders, security_headers
 from .sessions import Session, SessionInterface
 from .staticfiles import StaticFiles, static_url
 from .templating import render_template, render_template_string, stream_template
@@ -104,6 +105,7 @@ __all__ = [
     "RouteConflictError",
     "RouteInfo",
     "Router",
+    "SecurityHeaders",
     "ServiceUnavailable",
     "Session",
     "SessionInterface",
@@ -136,6 +138,7 @@ __all__ = [
     "render_template_string",
     "safe_redirect",
     "secure_filename",
+    "security_headers",
     "send_file",
     "static_url",
     "stream_template",

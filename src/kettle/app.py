@@ -89,6 +89,7 @@ class Kettle(ASGIApp, Router):
         self._shutdown: list[Callable[[], Any]] = []
         self._lifespans: list[LifespanFactory] = []
         self._exit_stack: contextlib.AsyncExitStack | None = None
+        self._lifespan_users = 0
         self._lock = threading.Lock()
         self._finalized = False
         self._runner = ThreadRunner(1)
@@ -254,9 +255,11 @@ class Kettle(ASGIApp, Router):
         """Finalize, run startup hooks and enter lifespans (the server calls this)."""
         self.finalize()
         if self._exit_stack is not None:
-            # Resources entered at startup belong to one loop; a second lifespan (another
-            # server or TestClient on the same app object) would orphan the first's.
-            raise RuntimeError("this app's lifespan is already running; shut it down first")
+            # A second lifespan on the same app object (two TestClients at once): share
+            # the first one's resources; the last shutdown releases them. Without the
+            # count, the second would overwrite the first's exit stack and orphan it.
+            self._lifespan_users += 1
+            return
         stack = contextlib.AsyncExitStack()
         await stack.__aenter__()
         self._exit_stack = stack
@@ -269,9 +272,16 @@ class Kettle(ASGIApp, Router):
             self._exit_stack = None
             await stack.aclose()
             raise
+        self._lifespan_users = 1
 
     async def shutdown(self) -> None:
-        """Run shutdown hooks, leave lifespans, stop the thread pool."""
+        """Run shutdown hooks, leave lifespans, stop the thread pool (when the last of
+        the running lifespans ends).
+        """
+        if self._lifespan_users > 1:
+            self._lifespan_users -= 1
+            return
+        self._lifespan_users = 0
         try:
             for hook in self._shutdown:
                 await _call_hook(hook)
