@@ -150,9 +150,11 @@ class Compiler:
                 )
                 self._walk(target, full, child_name, scope.layers, routers, seen | {id(router)})
             else:
-                unused = _error_leaf(lambda req: NotFound(), scope.errors).acall
+                # The ASGI adapter hands the request to the mounted app itself; the chain
+                # (a 404) answers only where an adapter cannot run an ASGI app.
+                fallback = _error_leaf(lambda req: NotFound(), scope.errors).acall
                 self.mounts.append(
-                    (full, Endpoint(unused, scope.errors, mount=target, prefix=full))
+                    (full, Endpoint(fallback, scope.errors, mount=target, prefix=full))
                 )
                 self.infos.append((("*",), full + "/...", "", target))
 
