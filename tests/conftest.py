@@ -14,27 +14,38 @@ SECRET = "test-secret-" + "x" * 32
 MakeApp = Callable[..., Kettle]
 
 
-@pytest.fixture
-def make_app() -> Iterator[MakeApp]:
-    """A factory for apps with a secret key set, so they can finalize.
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
-    Each test gets its own Redis key prefix for server-side sessions, removed afterwards.
-    """
+
+def redis_keys(prefix: str) -> list[bytes]:
+    """The keys under ``prefix`` in the local Redis."""
+    with redis.Redis.from_url(REDIS_URL) as client:
+        return list(client.scan_iter(match=prefix + "*"))
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own in the local Redis, emptied afterwards."""
     prefix = f"kettle:test:{uuid.uuid4().hex}:"
+    yield prefix
+    keys = redis_keys(prefix)
+    if keys:
+        with redis.Redis.from_url(REDIS_URL) as client:
+            client.delete(*keys)
+
+
+@pytest.fixture
+def make_app(redis_prefix: str) -> MakeApp:
+    """A factory for apps with a secret key set, so they can finalize; server-side
+    sessions use this test's own Redis prefix."""
 
     def factory(**config: Any) -> Kettle:
         return Kettle(
-            __name__, config={"SECRET_KEY": SECRET, "SESSION_REDIS_PREFIX": prefix, **config}
+            __name__,
+            config={"SECRET_KEY": SECRET, "SESSION_REDIS_PREFIX": redis_prefix, **config},
         )
 
-    yield factory
-    client = redis.Redis.from_url("redis://127.0.0.1:6379/0")
-    try:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    return factory
 
 
 async def call_raw(

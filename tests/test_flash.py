@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 
 from kettle import Kettle, Request, Response, redirect
 from kettle.flash import flash, get_flashed_messages
@@ -18,22 +15,11 @@ from kettle.testing import TestClient
 from .conftest import MakeApp
 
 BACKENDS = ("cookie", "memory", "redis")
-REDIS_URL = "redis://127.0.0.1:6379/0"
 
 PAGE = (
     "<ul>{% for category, message in get_flashed_messages(with_categories=true) %}"
     '<li class="{{ category }}">{{ message }}</li>{% endfor %}</ul>'
 )
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    prefix = f"kettle:test:{uuid.uuid4().hex}:"
-    yield prefix
-    with redis.Redis.from_url(REDIS_URL) as client:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
 
 
 def flash_app(make_app: MakeApp, backend: str, prefix: str) -> Kettle:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -20,31 +19,14 @@ from kettle.session_stores import MemorySessionInterface, RedisSessionInterface
 from kettle.sessions import DEFAULT_LIFETIME, Session, SessionInterface, install_sessions
 from kettle.testing import TestClient
 
-from .conftest import SECRET, MakeApp
+from .conftest import REDIS_URL, SECRET, MakeApp, redis_keys
 
 BACKENDS = ("cookie", "memory", "redis")
 SERVER_SIDE = ("memory", "redis")
-REDIS_URL = "redis://127.0.0.1:6379/0"
 OLD_KEY = "an-older-secret-key-" + "y" * 24
 LIFETIME = 3600
 
 SessionApp = Callable[..., Kettle]
-
-
-@pytest.fixture
-def redis_prefix() -> Iterator[str]:
-    """A key prefix of this test's own in the local Redis, emptied afterwards."""
-    prefix = f"kettle:test:{uuid.uuid4().hex}:"
-    yield prefix
-    with redis.Redis.from_url(REDIS_URL) as client:
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-
-
-def redis_keys(prefix: str) -> list[bytes]:
-    with redis.Redis.from_url(REDIS_URL) as client:
-        return list(client.scan_iter(match=prefix + "*"))
 
 
 @pytest.fixture
