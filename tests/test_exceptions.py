@@ -169,8 +169,11 @@ class TestErrorHandlers:
 
         with TestClient(app) as client:
             response = client.get("/missing")
-        assert (response.status_code, response.text) == (500, "Internal Server Error")
+        request_id = response.headers["x-request-id"]
+        assert response.status_code == 500
+        assert response.text == f"Internal Server Error (request id {request_id})"
         assert "handler broke" in caplog.text
+        assert f"[request id {request_id}]" in caplog.text
 
     @pytest.mark.parametrize("key", [200, 700, "404", object])
     def test_bad_keys_are_refused(self, make_app: MakeApp, key: object) -> None:

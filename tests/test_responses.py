@@ -538,7 +538,10 @@ def test_return_value_kettle_cannot_coerce_is_a_generic_500(value: Callable[[], 
     with serve(value) as client:
         r = client.get("/")
     assert r.status_code == 500
-    assert r.json() == {"error": {"status": 500, "detail": "Internal Server Error"}}
+    request_id = r.headers["x-request-id"]
+    assert r.json() == {
+        "error": {"status": 500, "detail": "Internal Server Error", "request_id": request_id}
+    }
 
 
 # --- statuses without a body ------------------------------------------------------------------

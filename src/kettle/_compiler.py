@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._trie import PathTable
 from .converters import Converter, Segment, parse_pattern
-from .exceptions import MethodNotAllowed, NotFound, RouteConflictError, SetupError
+from .exceptions import Forbidden, MethodNotAllowed, NotFound, RouteConflictError, SetupError
 from .handlers import ThreadRunner, blocking_await, build_call_plan, describe
 from .pipeline import Chain, ErrorPolicy, Middleware, compose
 from .responses import RedirectResponse, Response, coerce_response
@@ -23,8 +23,10 @@ from .urls import UrlRule
 
 if TYPE_CHECKING:
     from .requests import Request
+    from .security.csrf import CSRFProtection
 
 Layers = list[tuple[Middleware, str | None]]
+_SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS", "TRACE"))
 
 
 class Endpoint:
@@ -101,6 +103,37 @@ def _error_leaf(make_error: Callable[[Request], Exception], errors: ErrorPolicy)
     return Chain(leaf, None)
 
 
+def _csrf_leaf(csrf: CSRFProtection, leaf: Chain, errors: ErrorPolicy, wrapped: bool) -> Chain:
+    inner = leaf.acall
+    if csrf.tokens:
+        check: Callable[[Request], Awaitable[None]] = csrf.protect
+    else:
+        # PERF: the header check is sync; no coroutine per request when tokens are off.
+        rejection = csrf.rejection
+
+        async def check(req: Request) -> None:
+            reason = rejection(req)
+            if reason is not None:
+                raise Forbidden(reason)
+
+    if not wrapped:
+        # The adapter turns errors into responses for a chain without middleware.
+        async def guarded(req: Request) -> Any:
+            await check(req)
+            return await inner(req)
+
+        return Chain(guarded, None)
+
+    async def guarded_in_chain(req: Request) -> Any:
+        try:
+            await check(req)
+        except Exception as exc:
+            return await errors.handle(req, exc)
+        return await inner(req)
+
+    return Chain(guarded_in_chain, None)
+
+
 class Compiler:
     """Builds the dispatch structures of one app; used once, by ``Kettle.finalize``."""
 
@@ -109,6 +142,7 @@ class Compiler:
         self.runner = runner
         self.converters = converters
         self.debug = bool(app.config["DEBUG"])
+        self.csrf: CSRFProtection | None = app._csrf_protection
         self.table: PathTable[PathEntry] = PathTable()
         self.names: dict[str, list[UrlRule]] = {}
         self.name_owner: dict[str, Callable[..., Any]] = {}
@@ -228,6 +262,14 @@ class Compiler:
         layers = self._layers_for(scope, segments) + [(mw, None) for mw in route.middleware]
         leaf = self._leaf(compiled, scope.errors, bool(layers))
         endpoint = Endpoint(self._chain(layers, leaf, scope.errors), scope.errors, compiled)
+        guarded = endpoint
+        if self.csrf is not None and route.csrf and not _SAFE_METHODS.issuperset(route.methods):
+            # Unsafe methods get an endpoint of their own whose innermost step is the CSRF
+            # check (after every middleware, as Django's view-level check): GETs pay nothing.
+            guarded_leaf = _csrf_leaf(self.csrf, leaf, scope.errors, bool(layers))
+            guarded = Endpoint(
+                self._chain(layers, guarded_leaf, scope.errors), scope.errors, compiled
+            )
         entry = self.table.setdefault(
             segments, lambda seg: seg.make_converter(self.converters), PathEntry
         )
@@ -239,7 +281,7 @@ class Compiler:
                     f"routes {other.path!r} ({describe(other.handler)}) and {full_path!r} "
                     f"({describe(route.handler)}) can never be told apart for {method}"
                 )
-            entry.methods[method] = endpoint
+            entry.methods[method] = endpoint if method in _SAFE_METHODS else guarded
         if "GET" in route.methods and "HEAD" not in entry.methods:
             entry.methods["HEAD"] = endpoint
         entry.routes.append((compiled, route.methods))

@@ -6,7 +6,7 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import quote
 
 import click
@@ -19,6 +19,8 @@ from .datastructures import State
 from .exceptions import BadRequest, NotFound, SetupError, URITooLong
 from .handlers import ThreadRunner, describe, is_async_callable
 from .routing import RouteInfo, Router
+from .security._install import install_security
+from .security.hosts import TrustedHosts
 from .servers.asgi import ASGIApp
 from .sessions import install_sessions
 from .staticfiles import install_default_static
@@ -26,6 +28,9 @@ from .urls import UrlRule, build_url
 
 if TYPE_CHECKING:
     from .requests import Request
+    from .security.csrf import CSRFProtection
+    from .security.headers import SecurityHeaders
+    from .security.proxies import ProxyTrust
     from .templating import TemplateName
     from .testing import AsyncTestClient, TestClient
 
@@ -101,6 +106,22 @@ class Kettle(ASGIApp, Router):
         self._infos: list[RouteInfo] = []
         self._max_path = 0
         self._strict_slashes = False
+        #: The app-wide security headers: ``None`` builds the defaults at finalize (unless
+        #: ``SECURITY_HEADERS`` is off), ``False`` turns them off, or set a
+        #: :class:`~kettle.security.SecurityHeaders` of your own.
+        self.security_headers: SecurityHeaders | Literal[False] | None = None
+        #: The CSRF check on unsafe methods: ``None`` builds it from the ``CSRF_*`` settings
+        #: at finalize, ``False`` turns it off, or set a
+        #: :class:`~kettle.security.CSRFProtection` of your own.
+        self.csrf: CSRFProtection | Literal[False] | None = None
+        # Resolved by install_security at finalize, read by the server adapters.
+        self._security_headers: SecurityHeaders | None = None
+        self._api_headers: tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None = None
+        self._csrf_protection: CSRFProtection | None = None
+        self._hosts = TrustedHosts()
+        self._known_hosts: dict[bytes, None] = self._hosts.known
+        self._proxies: ProxyTrust | None = None
+        self._root_fallback: Endpoint  # set by finalize
 
     @property
     def debug(self) -> bool:
@@ -150,9 +171,11 @@ class Kettle(ASGIApp, Router):
             install_default_static(self)
             if "sessions" not in self.extensions:
                 install_sessions(self)
+            install_security(self)
             runner = ThreadRunner(self.config["THREAD_POOL_SIZE"])
             compiler = Compiler(self, runner, self.converters)
             compiler.run()
+            self._root_fallback = compiler.fallbacks[-1][1]  # the app's own 404 chain
             self._runner = runner
             self._table = compiler.table
             self._static = compiler.table.static

@@ -50,6 +50,15 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "SESSION_REFRESH_EACH_REQUEST": True,
         "SESSION_REDIS_URL": "redis://127.0.0.1:6379/0",
         "SESSION_REDIS_PREFIX": "kettle:session:",
+        "BODY_TIMEOUT": 30.0,
+        "SECURITY_HEADERS": True,
+        "CSRF_PROTECTION": True,
+        "CSRF_TRUSTED_ORIGINS": (),
+        "CSRF_EXEMPT": (),
+        "CSRF_TOKENS": False,
+        "TRUSTED_HOSTS": None,
+        "TRUSTED_PROXIES": (),
+        "PROXY_HOPS": 0,
     }
 )
 """kettle's built-in settings and their default values (read-only)."""
@@ -160,6 +169,41 @@ def _to_size(label: str, value: Any) -> int:
     raise ConfigError(f"{label} must be a size in bytes (int or e.g. '10MB'), got {value!r}")
 
 
+def _to_seconds(label: str, value: Any) -> float | None:
+    if value is None or value == "":
+        return None
+    seconds: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    elif isinstance(value, str):
+        try:
+            seconds = float(value.strip().removesuffix("s"))
+        except ValueError:
+            seconds = None
+    if seconds is None or not math.isfinite(seconds) or seconds <= 0:
+        raise ConfigError(f"{label} must be a number of seconds above 0 (or None), got {value!r}")
+    return seconds
+
+
+def _to_strings(label: str, value: Any) -> tuple[str, ...]:
+    # Env values arrive as one string: "a.example, b.example" (or a JSON/TOML list).
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            value = _literal(text)
+        else:
+            return tuple(part.strip() for part in text.split(",") if part.strip())
+    if isinstance(value, list | tuple | set | frozenset) and all(
+        isinstance(item, str) for item in value
+    ):
+        return tuple(value)
+    raise ConfigError(f"{label} must be a list of strings (or 'a, b' text), got {value!r}")
+
+
+def _to_optional_strings(label: str, value: Any) -> tuple[str, ...] | None:
+    return None if value is None else _to_strings(label, value)
+
+
 def _to_optional_str(label: str, value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -189,6 +233,15 @@ _COERCERS: Mapping[str, Callable[[str, Any], Any]] = {
     "STRICT_SLASHES": _to_bool,
     "SERVER_NAME": _to_optional_str,
     "PREFERRED_URL_SCHEME": _to_scheme,
+    "BODY_TIMEOUT": _to_seconds,
+    "SECURITY_HEADERS": _to_bool,
+    "CSRF_PROTECTION": _to_bool,
+    "CSRF_TRUSTED_ORIGINS": _to_strings,
+    "CSRF_EXEMPT": _to_strings,
+    "CSRF_TOKENS": _to_bool,
+    "TRUSTED_HOSTS": _to_optional_strings,
+    "TRUSTED_PROXIES": _to_strings,
+    "PROXY_HOPS": _to_count(0),
 }
 
 
@@ -255,6 +308,22 @@ class Config(dict[str, Any]):
     ``SESSION_REFRESH_EACH_REQUEST`` yes  Re-send permanent sessions on every request.
     ``SESSION_REDIS_URL``     local       Redis for ``SESSION_BACKEND="redis"``.
     ``SESSION_REDIS_PREFIX``  kettle:…    Prefix of session keys in Redis.
+    ``BODY_TIMEOUT``          30 s        Longest wait for the next piece of a request
+                                          body (408 beyond); ``None`` waits forever.
+    ``SECURITY_HEADERS``      ``True``    Helmet's headers on HTML, the OWASP API set on
+                                          the rest (``app.security_headers`` to tune).
+    ``CSRF_PROTECTION``       ``True``    Refuse cross-site unsafe requests (Fetch
+                                          Metadata and Origin).
+    ``CSRF_TRUSTED_ORIGINS``  ``()``      Exact origins allowed to post cross-site.
+    ``CSRF_EXEMPT``           ``()``      Exact paths or route patterns not checked.
+    ``CSRF_TOKENS``           ``False``   Also require a synchronizer token.
+    ``TRUSTED_HOSTS``         ``None``    Allowed ``Host`` values (``.example.com``: the
+                                          domain and its subdomains); ``None``: any
+                                          well-formed host.
+    ``TRUSTED_PROXIES``       ``()``      Proxy addresses/networks whose ``Forwarded`` /
+                                          ``X-Forwarded-*`` headers are believed.
+    ``PROXY_HOPS``            ``0``       Or: how many proxies stand in front (their
+                                          headers are believed whatever the peer).
     ========================  ==========  ================================================
 
     Sizes accept what :func:`parse_size` accepts. ``defaults`` replaces built-in defaults

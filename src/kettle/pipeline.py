@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import logging
+import re
+import secrets
 import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -288,16 +290,36 @@ class ErrorPolicy:
                 result = await self.runner.run(handler, req, exc)
             return coerce_response(result)
         except Exception:
-            logger.exception("error handler %s failed while handling %r", describe(handler), exc)
-            return TextResponse("Internal Server Error", 500)
+            request_id = request_id_of(req)
+            logger.exception(
+                "error handler %s failed while handling %r [request id %s]",
+                describe(handler),
+                exc,
+                request_id,
+            )
+            return TextResponse(
+                f"Internal Server Error (request id {request_id})",
+                500,
+                {"x-request-id": request_id},
+            )
 
     def default_response(self, req: Request, exc: Exception) -> Response:
         """Kettle's own error response: JSON, or a small HTML page for browsers."""
+        request_id = None
         if isinstance(exc, HTTPError):
             status, detail, headers = exc.status, exc.detail, exc.headers
         else:
-            logger.error("unhandled error in %s %s", req.method, req.path, exc_info=exc)
-            status, headers = 500, {}
+            # The page shows no exception text outside debug; the id it does show matches
+            # the log line holding the traceback.
+            request_id = request_id_of(req)
+            logger.error(
+                "unhandled error in %s %s [request id %s]",
+                req.method,
+                req.path,
+                request_id,
+                exc_info=exc,
+            )
+            status, headers = 500, {"x-request-id": request_id}
             detail = (
                 "".join(traceback.format_exception(exc)) if self.debug else "Internal Server Error"
             )
@@ -307,8 +329,26 @@ class ErrorPolicy:
                 f"<!doctype html>\n<title>{title}</title>\n<h1>{title}</h1>\n"
                 f"<pre>{html.escape(detail)}</pre>\n"
             )
+            if request_id is not None:
+                body += f"<p>Request ID: <code>{request_id}</code></p>\n"
             return HTMLResponse(body, status, headers)
-        return JSONResponse({"error": {"status": status, "detail": detail}}, status, headers)
+        error: dict[str, Any] = {"status": status, "detail": detail}
+        if request_id is not None:
+            error["request_id"] = request_id
+        return JSONResponse({"error": error}, status, headers)
+
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
+
+def request_id_of(req: Request) -> str:
+    """The id that ties an error page to its log line: a sane ``X-Request-ID`` sent by a
+    proxy in front (so its logs match too), else a new random one.
+    """
+    sent = req.headers.get("x-request-id")
+    if sent and _REQUEST_ID.fullmatch(sent):
+        return sent
+    return secrets.token_hex(8)
 
 
 def _phrase(status: int) -> str:

@@ -11,6 +11,7 @@ and subclasses :class:`Request` to supply :meth:`Request._chunks`, the raw body.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +20,7 @@ import msgspec
 from ._urlencoded import parse_urlencoded
 from .cookies import parse_cookie_header
 from .datastructures import URL, Address, Headers, MultiDict, State
-from .exceptions import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from .exceptions import BadRequest, PayloadTooLarge, RequestTimeout, UnsupportedMediaType
 from .negotiation import best_match
 
 if TYPE_CHECKING:
@@ -290,8 +291,12 @@ class Request:
         limit: int = self.app.config["MAX_BODY_SIZE"]
         return limit
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
-        """The raw body as the server delivers it; server adapters implement this."""
+    async def _chunks(self, deadline: float | None) -> AsyncIterator[bytes]:
+        """The raw body as the server delivers it; server adapters implement this.
+
+        ``deadline`` is a loop time after which waiting for the next piece raises
+        :class:`TimeoutError` (``None``: no deadline).
+        """
         raise NotImplementedError(f"{type(self).__name__} cannot read a body")
         yield b""  # type: ignore[unreachable]  # makes this an async generator
 
@@ -314,11 +319,21 @@ class Request:
         if declared is not None and declared > limit:
             raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
         received = 0
-        async for chunk in self._chunks():
-            received += len(chunk)
-            if received > limit:
-                raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
-            yield chunk
+        # A deadline for the whole body, not per read: a client trickling a byte every few
+        # seconds would keep a per-read timer happy forever (slowloris on the body).
+        timeout: float | None = self.app.config["BODY_TIMEOUT"]
+        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        try:
+            async for chunk in self._chunks(deadline):
+                received += len(chunk)
+                if received > limit:
+                    raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
+                yield chunk
+        except TimeoutError:
+            raise RequestTimeout(
+                f"the request body did not arrive within {timeout:g} seconds",
+                {"connection": "close"},
+            ) from None
 
     async def body(self) -> bytes:
         """The whole body as bytes (read once, then kept)."""

@@ -58,6 +58,8 @@ class Route:
     #: Per-route overrides of the form limits: ``max_fields``, ``max_files``,
     #: ``max_part_size`` (the app's ``MAX_FORM_*`` settings otherwise).
     form_limits: dict[str, int] = field(default_factory=dict, repr=False)
+    #: ``False`` exempts the route from the app's CSRF check (webhooks, token-auth APIs).
+    csrf: bool = True
     #: The names of the path parameters, in pattern order.
     param_names: tuple[str, ...] = field(init=False, repr=False)
 
@@ -209,12 +211,15 @@ class Router(SiteParts):
         max_form_files: int | None = None,
         max_form_part_size: int | str | None = None,
         inline: bool = False,
+        csrf: bool = True,
     ) -> Route:
         """Register ``handler`` for ``path`` and ``methods`` (GET by default).
 
         ``max_body_size`` overrides the app's body limit for this route (``"10MB"`` works),
         and the ``max_form_*`` options its form limits (fields, files, bytes per non-file
-        part); ``inline=True`` runs a plain ``def`` handler on the loop (trivial code only).
+        part); ``inline=True`` runs a plain ``def`` handler on the loop (trivial code only);
+        ``csrf=False`` exempts the route from the app's cross-site request check (for
+        webhooks and APIs authenticated by a token rather than a cookie).
         """
         self._check_open(f"add route {path!r}")
         if not callable(handler):
@@ -244,6 +249,7 @@ class Router(SiteParts):
             inline,
             segments,
             form_limits,
+            csrf,
         )
         # The plan is rebuilt at finalize; building it now reports a parameter nothing
         # can supply at the line that registers the route.

@@ -1,5 +1,19 @@
-"""kettle's security features: security headers (and, with issue 4, CSRF, CORS, hosts)."""
+"""kettle's security features: headers, CSRF, hosts and proxies (on by default), CORS and
+rate limits (opt in).
+"""
 
+from .csrf import CSRFProtection, csrf_token
 from .headers import DEFAULT_API_HEADERS, DEFAULT_CSP, SecurityHeaders, security_headers
+from .hosts import TrustedHosts
+from .proxies import ProxyTrust
 
-__all__ = ["DEFAULT_API_HEADERS", "DEFAULT_CSP", "SecurityHeaders", "security_headers"]
+__all__ = [
+    "DEFAULT_API_HEADERS",
+    "DEFAULT_CSP",
+    "CSRFProtection",
+    "ProxyTrust",
+    "SecurityHeaders",
+    "TrustedHosts",
+    "csrf_token",
+    "security_headers",
+]

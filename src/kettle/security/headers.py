@@ -370,7 +370,15 @@ class SecurityHeaders:
         if marked is response:
             return response
         scope[_MARK] = response
-        raw = response.raw_headers
+        self.dress(response.raw_headers, req.scheme == "https")
+        return response
+
+    def dress(self, raw: RawHeaders, https: bool) -> None:
+        """Add the block for the response with header pairs ``raw`` (in place).
+
+        Server adapters call this for the app's own instance, after the error handlers,
+        so 404s, 405s and error pages are dressed too.
+        """
         html = False
         clash = False
         watched = self._watched
@@ -383,7 +391,7 @@ class SecurityHeaders:
                 )
             elif name in watched:
                 clash = True
-        block = self._blocks[html][req.scheme == "https"]
+        block = self._blocks[html][https]
         if clash:
             present = {name for name, _ in raw}
             if b"x-powered-by" in present:
@@ -392,7 +400,6 @@ class SecurityHeaders:
         else:
             # PERF: the prebuilt pairs are shared, immutable tuples; extend copies pointers.
             raw.extend(block)
-        return response
 
 
 def security_headers(**overrides: Any) -> SecurityHeaders:

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .._current import by_task, current_task
-from ..exceptions import ClientDisconnect
+from ..exceptions import BadRequest, ClientDisconnect
 from ..json import encode_json
 from ..requests import Request
 from ..responses import _LENGTHS, JSONResponse, Response, coerce_response
@@ -32,6 +32,8 @@ Send = Callable[[Message], Awaitable[None]]
 
 logger = logging.getLogger("kettle.server")
 _JSON_TYPE = JSONResponse._content_type_pair
+#: Where a router's or route's own SecurityHeaders marks the response it dressed.
+_DRESSED = "kettle.security_headers"
 
 
 class ASGIRequest(Request):
@@ -39,10 +41,14 @@ class ASGIRequest(Request):
 
     __slots__ = ()
 
-    async def _chunks(self) -> AsyncIterator[bytes]:
+    async def _chunks(self, deadline: float | None) -> AsyncIterator[bytes]:
         receive = self._receive
         while True:
-            message = await receive()
+            if deadline is None:
+                message = await receive()
+            else:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
             kind = message["type"]
             if kind == "http.request":
                 body = message.get("body", b"")
@@ -112,7 +118,8 @@ async def _close(stream: AsyncIterator[bytes]) -> None:
 class ASGIApp:
     """The ASGI 3 entry point mixed into :class:`~kettle.Kettle`."""
 
-    async def __call__(self: Kettle, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[misc]
+    # PERF: one flat function on purpose; every helper split out costs a frame per request.
+    async def __call__(self: Kettle, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[misc]  # noqa: C901
         """Serve one ASGI connection scope."""
         if scope["type"] != "http":
             return await _other_scope(self, scope, receive, send)
@@ -120,15 +127,27 @@ class ASGIApp:
             self.finalize()
         if scope.get("root_path"):
             scope = _strip_root(scope)
+        if self._proxies is not None:
+            scope = self._proxies.apply(scope)
         req = ASGIRequest(scope, receive, self)  # type: ignore[arg-type]
+        refusal = None
+        # PERF: the Host check is a walk to the host header (clients send it first) and a
+        # dict hit for the few hosts a site sees; the regex runs once per distinct host.
+        for name, value in scope["headers"]:
+            if name == b"host":
+                if value not in self._known_hosts:
+                    refusal = self._hosts.refusal(value)
+                break
         # PERF: the static-path hit of Kettle.match, inlined; everything else goes there.
         entry = self._static.get(scope["path"])
         endpoint = entry.methods.get(scope["method"]) if entry is not None else None
         if endpoint is not None:
             req.route = endpoint.route
-        else:
+        elif refusal is None:
             endpoint = self.match(req)
-        if endpoint.mount is not None:
+        else:
+            endpoint = self._root_fallback
+        if endpoint.mount is not None and refusal is None:
             return await _to_mounted(endpoint, scope, receive, send)
         task = current_task()
         outer = by_task.get(task)  # a request served inside another, in the same task
@@ -137,6 +156,8 @@ class ASGIApp:
             # PERF: coercion and error handling live here rather than in a wrapper coroutine
             # around every chain: a route without middleware awaits its handler directly.
             try:
+                if refusal is not None:
+                    raise BadRequest(refusal)
                 result = await endpoint.chain(req)
                 if result.__class__ is dict and req._session is None:
                     # PERF: the commonest API answer skips building a Response object; the
@@ -150,13 +171,10 @@ class ASGIApp:
             if response is None:
                 size = len(body)
                 length = _LENGTHS[size] if size < 4096 else str(size).encode()
-                await send(
-                    {
-                        "type": "http.response.start",
-                        "status": 200,
-                        "headers": [_JSON_TYPE, (b"content-length", length)],
-                    }
-                )
+                headers = [_JSON_TYPE, (b"content-length", length)]
+                if self._api_headers is not None:
+                    headers += self._api_headers[scope.get("scheme") == "https"]
+                await send({"type": "http.response.start", "status": 200, "headers": headers})
                 await send(
                     {
                         "type": "http.response.body",
@@ -168,6 +186,9 @@ class ASGIApp:
                 await self.extensions["sessions"].save(req, response)
             if response._secure_cookies is not None:
                 response.prepare(scope.get("scheme") == "https")
+            security = self._security_headers
+            if security is not None and scope.get(_DRESSED) is not response:
+                security.dress(response.raw_headers, scope.get("scheme") == "https")
             stream = response.stream
             if stream is None:
                 await send(
