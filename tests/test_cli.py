@@ -198,6 +198,12 @@ def test_run_uvicorn_single_process_serves_loaded_object(
     assert (options["host"], options["port"], options["lifespan"]) == ("0.0.0.0", 9001, "on")
     assert options["http"] == "httptools"
     assert options["loop"] == "uvloop"
+    # kettle's protective server defaults (docs/security.md).
+    assert options["proxy_headers"] is False
+    assert options["server_header"] is False
+    assert options["limit_concurrency"] == 2048
+    assert options["timeout_keep_alive"] == 5
+    assert options["timeout_graceful_shutdown"] == 30
 
 
 @pytest.mark.parametrize("extra", [["--workers", "3"], ["--reload"]])
@@ -238,7 +244,23 @@ def test_run_granian_options(write_module: WriteModule, monkeypatch: pytest.Monk
     assert (options["address"], options["port"], options["workers"]) == ("127.0.0.1", 9002, 2)
     assert options["factory"] is False
     assert options["reload"] is False
+    assert options["backpressure"] == 2048
+    assert options["http1_settings"].header_read_timeout == 10_000
+    assert options["workers_kill_timeout"] == 30
     assert served == {"served": True}
+
+
+def test_run_server_limits_are_configurable(
+    write_module: WriteModule, uvicorn_calls: list[tuple[Any, dict[str, Any]]]
+) -> None:
+    name = write_module("asgi_limits", ASGI_APP)
+    result = invoke(
+        "run", name, "--limit-concurrency", "0", "--keep-alive", "2", "--graceful-timeout", "7"
+    )
+    assert result.exit_code == 0, result.output
+    [(_, options)] = uvicorn_calls
+    assert options["limit_concurrency"] is None  # 0: no limit
+    assert (options["timeout_keep_alive"], options["timeout_graceful_shutdown"]) == (2, 7)
 
 
 def test_run_debug_sets_env_before_import(

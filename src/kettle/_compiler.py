@@ -19,6 +19,7 @@ from .handlers import ThreadRunner, blocking_await, build_call_plan, describe
 from .pipeline import Chain, ErrorPolicy, Middleware, compose
 from .responses import RedirectResponse, Response, coerce_response
 from .routing import Route, Router
+from .security.cors import CORS
 from .urls import UrlRule
 
 if TYPE_CHECKING:
@@ -311,12 +312,18 @@ class Compiler:
         options = entry.methods.get("OPTIONS")
         if options is None or options.route is None:
             allow = ", ".join(allowed)
+            # A CORS given to one of this path's routes answers that path's preflights too.
+            cors: list[Middleware] = [
+                mw for route, _ in entry.routes for mw in route.middleware if isinstance(mw, CORS)
+            ]
+            options_layers: Layers = [*layers, (cors[0], None)] if cors else layers
 
             async def answer_options(req: Request) -> Response:
                 return Response(None, 204, {"allow": allow})
 
             entry.methods["OPTIONS"] = Endpoint(
-                self._chain(layers, Chain(answer_options, None), owner.errors), owner.errors
+                self._chain(options_layers, Chain(answer_options, None), owner.errors),
+                owner.errors,
             )
 
     def _add_name(self, route: Route, segments: tuple[Segment, ...]) -> None:

@@ -25,18 +25,16 @@ from __future__ import annotations
 import asyncio
 import copy
 import functools
-import importlib
-import importlib.util
 import inspect
 import os
 import platform
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 
 import click
 
-from ._loading import Target, describe_error, load_app, parse_target
+from ._loading import describe_error, load_app, parse_target
+from ._serve import installed, missing, serve_granian, serve_uvicorn
 
 if TYPE_CHECKING:
     from .app import Kettle
@@ -284,54 +282,6 @@ def _missing_app(ctx: click.Context) -> click.UsageError:
     )
 
 
-def _missing(server: str) -> click.ClickException:
-    return click.ClickException(f"{server} is not installed: pip install 'kettle[{server}]'")
-
-
-def _installed(module: str) -> bool:
-    return importlib.util.find_spec(module) is not None
-
-
-def _serve_uvicorn(app: Any, target: Target, options: dict[str, Any]) -> None:
-    try:
-        import uvicorn
-    except ImportError:
-        raise _missing("uvicorn") from None
-    # Reload and multiple workers import the app afresh in child processes, so they need
-    # the import string; a single process can serve the app object already loaded.
-    in_process = not options["reload"] and options["workers"] == 1
-    uvicorn.run(
-        app if in_process else target.import_string,
-        factory=target.factory and not in_process,
-        host=options["host"],
-        port=options["port"],
-        reload=options["reload"],
-        workers=options["workers"],
-        lifespan="on",
-        http="httptools" if _installed("httptools") else "auto",
-        loop="uvloop" if _installed("uvloop") else "auto",
-    )
-
-
-def _serve_granian(target: Target, options: dict[str, Any]) -> None:
-    try:
-        from granian import Granian
-        from granian.constants import Interfaces
-    except ImportError:
-        raise _missing("granian") from None
-    # granian always serves from worker processes, which import the app themselves.
-    Granian(
-        target.import_string,
-        address=options["host"],
-        port=options["port"],
-        interface=Interfaces.ASGI,
-        workers=options["workers"],
-        reload=options["reload"],
-        factory=target.factory,
-        working_dir=Path.cwd(),
-    ).serve()
-
-
 @main.command()
 @click.argument("app", required=False)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to bind.")
@@ -354,6 +304,35 @@ def _serve_granian(target: Target, options: dict[str, Any]) -> None:
     help="ASGI server to run the app with.",
 )
 @click.option("--debug", is_flag=True, help="Debug mode: sets KETTLE_DEBUG=1 for the app.")
+@click.option(
+    "--limit-concurrency",
+    default=2048,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Most connections/requests per worker before 503s (uvicorn) or queueing "
+    "(granian's backpressure); 0 for no limit.",
+)
+@click.option(
+    "--keep-alive",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Seconds an idle keep-alive connection stays open (granian: 0 turns keep-alive off).",
+)
+@click.option(
+    "--header-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds a client may take to send its request headers (granian; uvicorn has none).",
+)
+@click.option(
+    "--graceful-timeout",
+    default=30,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Seconds in-flight requests get to finish on shutdown (SIGTERM).",
+)
 @click.pass_context
 def run(
     ctx: click.Context,
@@ -364,10 +343,18 @@ def run(
     workers: int,
     server: str,
     debug: bool,
+    limit_concurrency: int,
+    keep_alive: int,
+    header_timeout: float,
+    graceful_timeout: int,
 ) -> None:
     """Serve APP over HTTP.
 
     APP is module:attr, module or module:create_app(); without it, the app of --app.
+    The server gets kettle's protective defaults (see docs/security.md): a concurrency
+    limit, short keep-alive, a header-read timeout where the server has one, a graceful
+    shutdown, no ``Server`` header, and no forwarded-header handling of its own (kettle's
+    ``TRUSTED_PROXIES`` decides whom to believe).
     """
     # Servers import the app by name in their worker processes, so run needs the name.
     app = app or _source(ctx).import_string
@@ -375,8 +362,8 @@ def run(
         raise _missing_app(ctx)
     if reload and workers > 1:
         raise click.UsageError("--reload and --workers cannot be used together")
-    if not _installed(server):
-        raise _missing(server)
+    if not installed(server):
+        raise missing(server)
     if debug:
         # Before the import, so Kettle(...) reads it from the environment; child
         # processes (workers, the reloader's) inherit it.
@@ -385,11 +372,20 @@ def run(
     # Loading here, even when the server re-imports in its workers, turns a broken app
     # into one clear line before any process is spawned.
     loaded = load_app(app)
-    options = {"host": host, "port": port, "reload": reload, "workers": workers}
+    options = {
+        "host": host,
+        "port": port,
+        "reload": reload,
+        "workers": workers,
+        "limit_concurrency": limit_concurrency,
+        "keep_alive": keep_alive,
+        "header_timeout": header_timeout,
+        "graceful_timeout": graceful_timeout,
+    }
     if server == "granian":
-        _serve_granian(target, options)
+        serve_granian(target, options)
     else:
-        _serve_uvicorn(loaded, target, options)
+        serve_uvicorn(loaded, target, options)
 
 
 def _handler_name(handler: Any) -> str:

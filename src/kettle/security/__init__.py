@@ -2,12 +2,14 @@
 rate limits (opt in).
 """
 
+from .cors import CORS
 from .csrf import CSRFProtection, csrf_token
 from .headers import DEFAULT_API_HEADERS, DEFAULT_CSP, SecurityHeaders, security_headers
 from .hosts import TrustedHosts
 from .proxies import ProxyTrust
 
 __all__ = [
+    "CORS",
     "DEFAULT_API_HEADERS",
     "DEFAULT_CSP",
     "CSRFProtection",
