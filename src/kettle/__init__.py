@@ -60,7 +60,7 @@ from .responses import (
     redirect,
 )
 from .routing import Route, RouteInfo, Router
-from .security import SecurityHeaders, security_headers
+from .security import CORS, CSRFProtection, SecurityHeaders, csrf_token, security_headers
 from .sessions import Session, SessionInterface
 from .staticfiles import StaticFiles, static_url
 from .templating import render_template, render_template_string, stream_template
@@ -70,11 +70,13 @@ from .urls import BuildError, url_for
 __version__ = "0.1.0"
 
 __all__ = [
+    "CORS",
     "URL",
     "Address",
     "AnonymousUser",
     "BadRequest",
     "BuildError",
+    "CSRFProtection",
     "ClientDisconnect",
     "Config",
     "ConfigError",
@@ -122,6 +124,7 @@ __all__ = [
     "UploadFile",
     "UserMixin",
     "abort",
+    "csrf_token",
     "flash",
     "fresh_login_required",
     "get_flashed_messages",

@@ -2,6 +2,7 @@
 rate limits (opt in).
 """
 
+from ..redirects import is_safe_url, safe_redirect
 from .cors import CORS
 from .csrf import CSRFProtection, csrf_token
 from .headers import DEFAULT_API_HEADERS, DEFAULT_CSP, SecurityHeaders, security_headers
@@ -17,5 +18,7 @@ __all__ = [
     "SecurityHeaders",
     "TrustedHosts",
     "csrf_token",
+    "is_safe_url",
+    "safe_redirect",
     "security_headers",
 ]
