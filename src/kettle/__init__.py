@@ -60,7 +60,14 @@ from .responses import (
     redirect,
 )
 from .routing import Route, RouteInfo, Router
-from .security import CORS, CSRFProtection, SecurityHeaders, csrf_token, security_headers
+from .security import (
+    CORS,
+    CSRFProtection,
+    RateLimit,
+    SecurityHeaders,
+    csrf_token,
+    security_headers,
+)
 from .sessions import Session, SessionInterface
 from .staticfiles import StaticFiles, static_url
 from .templating import render_template, render_template_string, stream_template
@@ -99,6 +106,7 @@ __all__ = [
     "NotAcceptable",
     "NotFound",
     "PayloadTooLarge",
+    "RateLimit",
     "RedirectResponse",
     "Request",
     "RequestTimeout",

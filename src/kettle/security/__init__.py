@@ -8,13 +8,18 @@ from .csrf import CSRFProtection, csrf_token
 from .headers import DEFAULT_API_HEADERS, DEFAULT_CSP, SecurityHeaders, security_headers
 from .hosts import TrustedHosts
 from .proxies import ProxyTrust
+from .ratelimit import MemoryStore, RateLimit, RateLimitStore, RedisStore
 
 __all__ = [
     "CORS",
     "DEFAULT_API_HEADERS",
     "DEFAULT_CSP",
     "CSRFProtection",
+    "MemoryStore",
     "ProxyTrust",
+    "RateLimit",
+    "RateLimitStore",
+    "RedisStore",
     "SecurityHeaders",
     "TrustedHosts",
     "csrf_token",
