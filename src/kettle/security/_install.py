@@ -14,6 +14,7 @@ from .proxies import ProxyTrust
 
 if TYPE_CHECKING:
     from ..app import Kettle
+    from ..routing import Router
 
 __all__ = ["install_security"]
 
@@ -56,3 +57,23 @@ def install_security(app: Kettle) -> None:
     app._known_hosts = hosts.known
     proxies = ProxyTrust(config["TRUSTED_PROXIES"], config["PROXY_HOPS"])
     app._proxies = proxies if proxies.enabled else None
+    _close_stores_at_shutdown(app)
+
+
+def _close_stores_at_shutdown(app: Kettle) -> None:
+    """Register the ``close`` of every rate limiter used anywhere in the app's tree, so a
+    Redis store's connections are released with the server (once per store).
+    """
+    from .ratelimit import RateLimit
+
+    stores: dict[int, RateLimit] = {}
+    routers: list[Router] = [app]
+    while routers:
+        router = routers.pop()
+        candidates = [mw for _, mw in router.middleware]
+        candidates += [mw for route in router.routes for mw in route.middleware]
+        for mw in candidates:
+            if isinstance(mw, RateLimit):
+                stores.setdefault(id(mw.store), mw)
+        routers += [target for _, target in router.mounts if isinstance(target, Router)]
+    app._shutdown += [limiter.close for limiter in stores.values()]
