@@ -14,7 +14,6 @@ from .proxies import ProxyTrust
 
 if TYPE_CHECKING:
     from ..app import Kettle
-    from ..routing import Router
 
 __all__ = ["install_security"]
 
@@ -64,6 +63,7 @@ def _close_stores_at_shutdown(app: Kettle) -> None:
     """Register the ``close`` of every rate limiter used anywhere in the app's tree, so a
     Redis store's connections are released with the server (once per store).
     """
+    from ..routing import Router
     from .ratelimit import RateLimit
 
     stores: dict[int, RateLimit] = {}
