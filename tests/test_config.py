@@ -45,7 +45,7 @@ def test_default(key: str, value: Any) -> None:
 
 def test_defaults_are_exactly_the_documented_keys() -> None:
     assert set(Config()) == set(DEFAULTS)
-    assert len(DEFAULTS) == 35
+    assert len(DEFAULTS) == 38
     for key in DEFAULTS:
         assert f"``{key}``" in (Config.__doc__ or "")
 

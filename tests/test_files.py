@@ -375,7 +375,7 @@ def test_a_matching_etag_on_post_is_412(client: TestClient) -> None:
         ("0-1", 200, None),
         ("bytes=" + ",".join(["0-0"] * 1000), 200, None),
         ("bytes=" + ",".join(["0-0"] * (MAX_RANGES + 1)), 200, None),
-        ("bytes=" + "1" * 100_000 + "-", 416, None),
+        ("bytes=" + "1" * 60_000 + "-", 416, None),  # under MAX_HEADER_SIZE
         ("bytes=" + "-" * 10_000, 200, None),
     ],
 )

@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 import click
 
@@ -105,6 +105,8 @@ class Kettle(ASGIApp, Router):
         self._mounted: list[tuple[str, Endpoint]] = []
         self._infos: list[RouteInfo] = []
         self._max_path = 0
+        self._max_headers = 0
+        self._max_head = 0
         self._strict_slashes = False
         #: The app-wide security headers: ``None`` builds the defaults at finalize (unless
         #: ``SECURITY_HEADERS`` is off), ``False`` turns them off, or set a
@@ -184,6 +186,8 @@ class Kettle(ASGIApp, Router):
             self._mounted = compiler.mounts
             self._infos = [RouteInfo(*info) for info in compiler.infos]
             self._max_path = self.config["MAX_PATH_LENGTH"]
+            self._max_headers = self.config["MAX_HEADERS"]
+            self._max_head = self.config["MAX_HEADER_SIZE"]
             self._strict_slashes = bool(self.config["STRICT_SLASHES"])
             self._finalized = True
 
@@ -204,7 +208,7 @@ class Kettle(ASGIApp, Router):
         path = scope["path"]
         entry = self._static.get(path)
         if entry is None:
-            if len(path) > self._max_path:
+            if len(path) > self._max_path or ("\ufffd" in path and _lossy(scope)):
                 return self._fallback(path)[0]
             found = self._table.match_dynamic(path)
             if found is None:
@@ -256,6 +260,8 @@ class Kettle(ASGIApp, Router):
             return URITooLong(f"the path is longer than {self._max_path} characters")
         if "\x00" in path:
             return BadRequest("the path contains a NUL character")
+        if "\ufffd" in path and _lossy(req.scope):
+            return BadRequest("the path is not valid UTF-8")
         return NotFound()
 
     # -- URLs --------------------------------------------------------------------------
@@ -356,3 +362,17 @@ async def _call_hook(hook: Callable[[], Any]) -> None:
             await result
     except Exception as exc:
         raise SetupError(f"lifespan hook {describe(hook)} failed: {exc!r}") from exc
+
+
+def _lossy(scope: Mapping[str, Any]) -> bool:
+    """Whether the server decoded the path with U+FFFD for bytes that are not UTF-8
+    (``/a/%ff`` and ``/a/%fe`` would otherwise reach a handler as the same value).
+    """
+    raw = scope.get("raw_path")
+    if not raw:
+        return False
+    try:
+        unquote_to_bytes(raw.partition(b"?")[0]).decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False

@@ -34,6 +34,8 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "MAX_FORM_PART_SIZE": _MiB,
         "FORM_SPOOL_THRESHOLD": _MiB,
         "MAX_PATH_LENGTH": 8192,
+        "MAX_HEADERS": 100,
+        "MAX_HEADER_SIZE": 64 * 1024,
         "THREAD_POOL_SIZE": 40,
         "STRICT_SLASHES": False,
         "SERVER_NAME": None,
@@ -59,6 +61,7 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "TRUSTED_HOSTS": None,
         "TRUSTED_PROXIES": (),
         "PROXY_HOPS": 0,
+        "PROXY_HEADERS": "x-forwarded",
     }
 )
 """kettle's built-in settings and their default values (read-only)."""
@@ -204,6 +207,12 @@ def _to_optional_strings(label: str, value: Any) -> tuple[str, ...] | None:
     return None if value is None else _to_strings(label, value)
 
 
+def _to_proxy_headers(label: str, value: Any) -> str:
+    if isinstance(value, str) and value.strip().lower() in ("x-forwarded", "forwarded"):
+        return value.strip().lower()
+    raise ConfigError(f"{label} must be 'x-forwarded' or 'forwarded', got {value!r}")
+
+
 def _to_optional_str(label: str, value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
@@ -229,6 +238,8 @@ _COERCERS: Mapping[str, Callable[[str, Any], Any]] = {
     "MAX_FORM_PART_SIZE": _to_size,
     "FORM_SPOOL_THRESHOLD": _to_size,
     "MAX_PATH_LENGTH": _to_count(1),
+    "MAX_HEADERS": _to_count(1),
+    "MAX_HEADER_SIZE": _to_size,
     "THREAD_POOL_SIZE": _to_count(1),
     "STRICT_SLASHES": _to_bool,
     "SERVER_NAME": _to_optional_str,
@@ -242,6 +253,7 @@ _COERCERS: Mapping[str, Callable[[str, Any], Any]] = {
     "TRUSTED_HOSTS": _to_optional_strings,
     "TRUSTED_PROXIES": _to_strings,
     "PROXY_HOPS": _to_count(0),
+    "PROXY_HEADERS": _to_proxy_headers,
 }
 
 
@@ -290,6 +302,8 @@ class Config(dict[str, Any]):
     ``MAX_FORM_PART_SIZE``    1 MiB       Largest non-file form field, in bytes.
     ``FORM_SPOOL_THRESHOLD``  1 MiB       Uploads larger than this go to a temp file.
     ``MAX_PATH_LENGTH``       8192        Longest request path accepted (414 beyond).
+    ``MAX_HEADERS``           100         Most request headers (431 beyond).
+    ``MAX_HEADER_SIZE``       64 KiB      Most bytes of header names and values (431).
     ``THREAD_POOL_SIZE``      40          Worker threads running plain ``def`` handlers.
     ``STRICT_SLASHES``        ``False``   If true, a trailing slash must match the route's
                                           exactly (``/a/`` is not ``/a``).
@@ -308,8 +322,9 @@ class Config(dict[str, Any]):
     ``SESSION_REFRESH_EACH_REQUEST`` yes  Re-send permanent sessions on every request.
     ``SESSION_REDIS_URL``     local       Redis for ``SESSION_BACKEND="redis"``.
     ``SESSION_REDIS_PREFIX``  kettle:…    Prefix of session keys in Redis.
-    ``BODY_TIMEOUT``          30 s        Longest wait for the next piece of a request
-                                          body (408 beyond); ``None`` waits forever.
+    ``BODY_TIMEOUT``          30 s        How long the client may take to send the whole
+                                          body, counting only time spent waiting for it
+                                          (408 beyond); ``None``: no deadline.
     ``SECURITY_HEADERS``      ``True``    Helmet's headers on HTML, the OWASP API set on
                                           the rest (``app.security_headers`` to tune).
     ``CSRF_PROTECTION``       ``True``    Refuse cross-site unsafe requests (Fetch
@@ -324,6 +339,8 @@ class Config(dict[str, Any]):
                                           ``X-Forwarded-*`` headers are believed.
     ``PROXY_HOPS``            ``0``       Or: how many proxies stand in front (their
                                           headers are believed whatever the peer).
+    ``PROXY_HEADERS``         x-forwarded Which headers proxies set: ``x-forwarded``
+                                          (``X-Forwarded-*``) or ``forwarded`` (RFC 7239).
     ========================  ==========  ================================================
 
     Sizes accept what :func:`parse_size` accepts. ``defaults`` replaces built-in defaults

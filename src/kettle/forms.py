@@ -355,10 +355,15 @@ async def _parse_urlencoded(stream: AsyncIterator[bytes], limits: FormLimits) ->
             raise PayloadTooLarge(detail=f"form body over {limit} bytes")
         body += chunk
     try:
-        return FormData(parse_urlencoded(bytes(body), limits.max_fields, "form body"))
+        pairs = parse_urlencoded(bytes(body), limits.max_fields, "form body")
     except TooManyFields:
         # A 413 rather than _urlencoded's 400: for a body, too many fields is too much body.
         raise PayloadTooLarge(detail=f"too many form fields (limit {limits.max_fields})") from None
+    # The per-field limit holds for urlencoded bodies as for multipart ones (CVE-2024-47874).
+    part_limit = limits.max_part_size
+    if any(len(value) > part_limit for _, value in pairs):
+        raise PayloadTooLarge(detail=f"a form field is over {part_limit} bytes")
+    return FormData(pairs)
 
 
 async def parse_form(

@@ -149,6 +149,10 @@ class Request:
             from urllib.parse import quote
 
             path = quote(self.root_path + self.path, safe="/:@!$&'()*+,;=-._~")
+            if not path.startswith("/"):
+                # A target such as "@evil.com", which some servers pass on as the path,
+                # would otherwise become the URL's user info and host.
+                path = "/" + path
             query = self.scope.get("query_string", b"").decode("latin-1")
             url = self._url = URL(
                 f"{self.scheme}://{self.host}{path}" + (f"?{query}" if query else "")
@@ -291,11 +295,12 @@ class Request:
         limit: int = self.app.config["MAX_BODY_SIZE"]
         return limit
 
-    async def _chunks(self, deadline: float | None) -> AsyncIterator[bytes]:
+    async def _chunks(self, deadline: list[float] | None) -> AsyncIterator[bytes]:
         """The raw body as the server delivers it; server adapters implement this.
 
-        ``deadline`` is a loop time after which waiting for the next piece raises
-        :class:`TimeoutError` (``None``: no deadline).
+        ``deadline[0]`` is a loop time after which waiting for the next piece raises
+        :class:`TimeoutError` (``None``: no deadline); the caller may move it while the
+        generator is suspended, so it is read before every wait.
         """
         raise NotImplementedError(f"{type(self).__name__} cannot read a body")
         yield b""  # type: ignore[unreachable]  # makes this an async generator
@@ -320,15 +325,23 @@ class Request:
             raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
         received = 0
         # A deadline for the whole body, not per read: a client trickling a byte every few
-        # seconds would keep a per-read timer happy forever (slowloris on the body).
+        # seconds would keep a per-read timer happy forever (slowloris on the body). Only
+        # the time spent waiting for the client counts; the consumer's own time between
+        # reads (parsing, writing uploads to disk) moves the deadline on.
         timeout: float | None = self.app.config["BODY_TIMEOUT"]
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        clock = asyncio.get_running_loop().time
+        deadline = None if timeout is None else [clock() + timeout]
         try:
             async for chunk in self._chunks(deadline):
                 received += len(chunk)
                 if received > limit:
                     raise PayloadTooLarge(f"request body is larger than the limit of {limit} bytes")
-                yield chunk
+                if deadline is None:
+                    yield chunk
+                else:
+                    paused = clock()
+                    yield chunk
+                    deadline[0] += clock() - paused
         except TimeoutError:
             raise RequestTimeout(
                 f"the request body did not arrive within {timeout:g} seconds",

@@ -50,11 +50,13 @@ def install_security(app: Kettle) -> None:
             csrf = app.csrf = CSRFProtection.from_config(config)
         else:
             csrf = app.csrf = False
+    if csrf is not False and not callable(getattr(csrf, "rejection", None)):
+        raise SetupError(f"app.csrf must be a CSRFProtection, None or False, not {csrf!r}")
     app._csrf_protection = None if csrf is False else csrf
     hosts = TrustedHosts(config["TRUSTED_HOSTS"])
     app._hosts = hosts
     app._known_hosts = hosts.known
-    proxies = ProxyTrust(config["TRUSTED_PROXIES"], config["PROXY_HOPS"])
+    proxies = ProxyTrust(config["TRUSTED_PROXIES"], config["PROXY_HOPS"], config["PROXY_HEADERS"])
     app._proxies = proxies if proxies.enabled else None
     _close_stores_at_shutdown(app)
 

@@ -36,12 +36,29 @@ def valid_host(host: bytes) -> bool:
     return port is None or 0 < int(port) <= 65535
 
 
+def _split(host: str) -> tuple[str, int | None]:
+    """``host`` (well-formed, lower-case) as its name without a trailing dot, and its port."""
+    if host.startswith("["):
+        name, _, rest = host.partition("]")
+        name += "]"
+        port = rest[1:] if rest else None
+    else:
+        name, colon, port = host.partition(":")
+        port = port if colon else None
+    return name.rstrip("."), None if port is None else int(port)
+
+
 def _pattern(entry: str) -> str:
     text = entry.strip().lower()
     if text == "*":
         return text
-    name = text[1:] if text.startswith(".") else text
-    if not name or not valid_host(name.encode("ascii", "replace")):
+    domain = text.startswith(".")
+    name = text[1:] if domain else text
+    if (
+        not name
+        or not valid_host(name.encode("ascii", "replace"))
+        or (domain and _split(name)[1] is not None)
+    ):
         raise ConfigError(
             f"TRUSTED_HOSTS: {entry!r} is not a host name ('example.com', 'example.com:8080', "
             "'.example.com' for the domain and its subdomains, or '*')"
@@ -62,9 +79,10 @@ class TrustedHosts:
     def __init__(self, hosts: Iterable[str] | None = None) -> None:
         patterns = None if hosts is None else [_pattern(entry) for entry in hosts]
         self._wildcard = patterns is None or "*" in patterns
-        self._exact = frozenset(p for p in patterns or () if not p.startswith(".") and ":" not in p)
-        self._ports = frozenset(p for p in patterns or () if ":" in p and not p.startswith("["))
-        self._suffixes = tuple(p for p in patterns or () if p.startswith("."))
+        names = [_split(p) for p in patterns or () if p != "*" and not p.startswith(".")]
+        self._exact = frozenset(name for name, port in names if port is None)
+        self._ports = frozenset((name, port) for name, port in names if port is not None)
+        self._suffixes = tuple(p.rstrip(".") for p in patterns or () if p.startswith("."))
         # PERF: a site sees a handful of Host values; a dict hit skips the regex.
         self.known: dict[bytes, None] = {}
 
@@ -81,10 +99,7 @@ class TrustedHosts:
         return None
 
     def _allowed(self, host: str) -> bool:
-        if host in self._ports:
-            return True
-        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        name = name.rstrip(".")
-        if name in self._exact:
+        name, port = _split(host)
+        if name in self._exact or (name, port) in self._ports:
             return True
         return any(name == suffix[1:] or name.endswith(suffix) for suffix in self._suffixes)

@@ -11,6 +11,10 @@ believes them only from a configured peer — as Express's ``trust proxy``, off 
 * ``PROXY_HOPS = 2``: exactly that many proxies stand in front, whatever their addresses;
   the client is the address the outermost one saw.
 
+``PROXY_HEADERS`` says which headers the proxies set: ``"x-forwarded"`` (the default, what
+nginx, HAProxy and most load balancers send) or ``"forwarded"`` (RFC 7239). The other
+family is ignored, since a proxy passes it on from the client as it came.
+
 The scheme and host come from the same outermost trusted proxy. The request's scope is
 rewritten once, before routing, so ``req.client``, ``req.scheme``, ``req.host``,
 ``req.url`` and everything built on them (external URLs, HSTS, Secure cookies, the CSRF
@@ -29,6 +33,7 @@ __all__ = ["ProxyTrust"]
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _SCHEMES = frozenset(("http", "https"))
+_FAMILIES = frozenset(("x-forwarded", "forwarded"))
 
 
 def _network(entry: str) -> Network | None:
@@ -51,9 +56,12 @@ def _address(text: str) -> str | None:
     elif text.count(":") == 1:
         text = text.split(":", 1)[0]
     try:
-        return str(ipaddress.ip_address(text))
+        ip = ipaddress.ip_address(text)
     except ValueError:
         return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d; match them as IPv4.
+    mapped = ip.ipv4_mapped if isinstance(ip, ipaddress.IPv6Address) else None
+    return str(mapped or ip)
 
 
 def _split(value: bytes) -> list[str]:
@@ -79,15 +87,24 @@ def _forwarded(value: bytes) -> tuple[list[str], list[str], list[str]]:
 class ProxyTrust:
     """Rewrites a request scope from the forwarding headers of trusted proxies."""
 
-    __slots__ = ("_any", "_hops", "_networks")
+    __slots__ = ("_any", "_hops", "_networks", "_rfc7239")
 
-    def __init__(self, proxies: Iterable[str] = (), hops: int = 0) -> None:
+    def __init__(
+        self, proxies: Iterable[str] = (), hops: int = 0, headers: str = "x-forwarded"
+    ) -> None:
         nets = [_network(entry) for entry in proxies]
         self._any = None in nets
         self._networks = tuple(net for net in nets if net is not None)
         if hops < 0:
             raise ConfigError(f"PROXY_HOPS must be 0 or more, got {hops}")
         self._hops = hops
+        # One family only: a proxy that sets one passes the other on from the client
+        # untouched, and believing it would let the client forge its own address.
+        if headers not in _FAMILIES:
+            raise ConfigError(
+                f"PROXY_HEADERS must be 'x-forwarded' or 'forwarded', got {headers!r}"
+            )
+        self._rfc7239 = headers == "forwarded"
 
     @property
     def enabled(self) -> bool:
@@ -95,10 +112,10 @@ class ProxyTrust:
         return bool(self._any or self._networks or self._hops)
 
     def _trusted(self, address: str | None) -> bool:
+        if self._any:
+            return True  # "*": any peer, a Unix socket's (no address) included
         if address is None:
             return False
-        if self._any:
-            return True
         ip = ipaddress.ip_address(address)
         return any(ip in net for net in self._networks)
 
@@ -109,16 +126,19 @@ class ProxyTrust:
         if not self._hops and not self._trusted(peer_ip):
             return scope
         forwarded = xff = proto = xhost = None
+        # Repeated lines of a list header are one comma-separated list (RFC 9110, 5.3).
         for name, value in scope["headers"]:
             if name == b"forwarded":
-                forwarded = value
+                forwarded = value if forwarded is None else forwarded + b", " + value
             elif name == b"x-forwarded-for":
-                xff = value
+                xff = value if xff is None else xff + b", " + value
             elif name == b"x-forwarded-proto":
-                proto = value
+                proto = value if proto is None else proto + b", " + value
             elif name == b"x-forwarded-host":
-                xhost = value
-        if forwarded is not None:
+                xhost = value if xhost is None else xhost + b", " + value
+        if self._rfc7239:
+            if forwarded is None:
+                return scope
             fors, protos, hosts = _forwarded(forwarded)
         elif xff is not None or proto is not None or xhost is not None:
             fors = _split(xff) if xff is not None else []
@@ -164,4 +184,5 @@ def _outermost(values: list[str], hops: int) -> str:
     """The value the outermost trusted proxy wrote (one per hop, appended left to right)."""
     if not values:
         return ""
-    return values[max(len(values) - hops, 0)]
+    # At least the trusted peer itself wrote one (a Proto or Host without any For).
+    return values[max(len(values) - max(hops, 1), 0)]

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .._current import by_task, current_task
-from ..exceptions import BadRequest, ClientDisconnect
+from ..exceptions import BadRequest, ClientDisconnect, HTTPError, RequestHeaderFieldsTooLarge
 from ..json import encode_json
 from ..requests import Request
 from ..responses import _LENGTHS, JSONResponse, Response, coerce_response
@@ -41,13 +41,13 @@ class ASGIRequest(Request):
 
     __slots__ = ()
 
-    async def _chunks(self, deadline: float | None) -> AsyncIterator[bytes]:
+    async def _chunks(self, deadline: list[float] | None) -> AsyncIterator[bytes]:
         receive = self._receive
         while True:
             if deadline is None:
                 message = await receive()
             else:
-                async with asyncio.timeout_at(deadline):
+                async with asyncio.timeout_at(deadline[0]):
                     message = await receive()
             kind = message["type"]
             if kind == "http.request":
@@ -130,24 +130,39 @@ class ASGIApp:
         if self._proxies is not None:
             scope = self._proxies.apply(scope)
         req = ASGIRequest(scope, receive, self)  # type: ignore[arg-type]
-        refusal = None
-        # PERF: the Host check is a walk to the host header (clients send it first) and a
-        # dict hit for the few hosts a site sees; the regex runs once per distinct host.
-        for name, value in scope["headers"]:
-            if name == b"host":
-                if value not in self._known_hosts:
-                    refusal = self._hosts.refusal(value)
-                break
+        refusal: HTTPError | None = None
+        headers = scope["headers"]
+        if len(headers) > self._max_headers:
+            refusal = RequestHeaderFieldsTooLarge(f"more than {self._max_headers} headers")
+        else:
+            # PERF: one pass over the request's few headers finds the Host and sizes the
+            # head (uvicorn's httptools parser sets no limit of its own); the Host check is
+            # then a dict hit for the few hosts a site sees, the regex once per new host.
+            host = None
+            size = 0
+            for name, value in headers:
+                size += len(name) + len(value)
+                if name == b"host" and host is None:
+                    host = value
+            if size > self._max_head:
+                refusal = RequestHeaderFieldsTooLarge(
+                    f"the request headers are over {self._max_head} bytes"
+                )
+            elif host is not None and host not in self._known_hosts:
+                reason = self._hosts.refusal(host)
+                if reason is not None:
+                    refusal = BadRequest(reason)
         # PERF: the static-path hit of Kettle.match, inlined; everything else goes there.
         entry = self._static.get(scope["path"])
         endpoint = entry.methods.get(scope["method"]) if entry is not None else None
-        if endpoint is not None:
-            req.route = endpoint.route
-        elif refusal is None:
-            endpoint = self.match(req)
-        else:
+        if refusal is not None:
+            # Before routing: the app's own handlers answer a bad host, whatever the path.
             endpoint = self._root_fallback
-        if endpoint.mount is not None and refusal is None:
+        elif endpoint is not None:
+            req.route = endpoint.route
+        else:
+            endpoint = self.match(req)
+        if endpoint.mount is not None:
             return await _to_mounted(endpoint, scope, receive, send)
         task = current_task()
         outer = by_task.get(task)  # a request served inside another, in the same task
@@ -157,7 +172,7 @@ class ASGIApp:
             # around every chain: a route without middleware awaits its handler directly.
             try:
                 if refusal is not None:
-                    raise BadRequest(refusal)
+                    raise refusal
                 result = await endpoint.chain(req)
                 if result.__class__ is dict and req._session is None:
                     # PERF: the commonest API answer skips building a Response object; the
