@@ -342,12 +342,16 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def request_id_of(req: Request) -> str:
-    """The id that ties an error page to its log line: a sane ``X-Request-ID`` sent by a
-    proxy in front (so its logs match too), else a new random one.
+    """The id that ties an error page to its log line: a sane ``X-Request-ID`` set by a
+    trusted proxy in front (so its logs match too), else a new random one.
+
+    The header is believed only when the app trusts proxies (``TRUSTED_PROXIES`` or
+    ``PROXY_HOPS``); otherwise any client could choose the id written to the log.
     """
-    sent = req.headers.get("x-request-id")
-    if sent and _REQUEST_ID.fullmatch(sent):
-        return sent
+    if req.app._proxies is not None:
+        sent = req.headers.get("x-request-id")
+        if sent and _REQUEST_ID.fullmatch(sent):
+            return sent
     return secrets.token_hex(8)
 
 

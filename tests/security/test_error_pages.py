@@ -91,14 +91,23 @@ def test_every_500_gets_its_own_id(make_app: MakeApp) -> None:
 @pytest.mark.parametrize(
     "sent", ["abc-123", "req.1:2_3", "a" * 64, "0f8fad5b-d9cb-469f-a165-70867728950e"]
 )
-def test_a_sane_incoming_request_id_is_reused(
+def test_a_sane_request_id_from_a_trusted_proxy_is_reused(
     make_app: MakeApp, caplog: pytest.LogCaptureFixture, sent: str
 ) -> None:
+    app = failing(make_app, TRUSTED_PROXIES=["*"])
     with caplog.at_level(logging.ERROR, logger="kettle.error"):
-        response = fetch(failing(make_app), "/async", {**API, "x-request-id": sent})
+        response = fetch(app, "/async", {**API, "x-request-id": sent})
     assert response.headers["x-request-id"] == sent
     assert request_id_in_body(response) == sent
     assert f"[request id {sent}]" in caplog.text
+
+
+def test_a_clients_own_request_id_is_not_believed_without_a_trusted_proxy(
+    make_app: MakeApp,
+) -> None:
+    response = fetch(failing(make_app), "/async", {**API, "x-request-id": "chosen-by-client"})
+    assert response.headers["x-request-id"] != "chosen-by-client"
+    assert NEW_ID.fullmatch(response.headers["x-request-id"])
 
 
 @pytest.mark.parametrize(
