@@ -139,15 +139,19 @@ class ASGIApp:
             # head (uvicorn's httptools parser sets no limit of its own); the Host check is
             # then a dict hit for the few hosts a site sees, the regex once per new host.
             host = None
-            size = 0
+            hosts = size = 0
             for name, value in headers:
                 size += len(name) + len(value)
-                if name == b"host" and host is None:
+                if name == b"host":
                     host = value
+                    hosts += 1
             if size > self._max_head:
                 refusal = RequestHeaderFieldsTooLarge(
                     f"the request headers are over {self._max_head} bytes"
                 )
+            elif hosts > 1:
+                # Two Hosts: servers and proxies may disagree on which one counts (RFC 9112).
+                refusal = BadRequest("more than one Host header")
             elif host is not None and host not in self._known_hosts:
                 reason = self._hosts.refusal(host)
                 if reason is not None:
