@@ -182,6 +182,8 @@ def uvicorn_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, dict[str, 
 
     calls: list[tuple[Any, dict[str, Any]]] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    # `kettle run` exports the header timeout for uvicorn's workers; keep it to this test.
+    monkeypatch.setenv("KETTLE_HEADER_TIMEOUT", "10")
     return calls
 
 
@@ -196,7 +198,7 @@ def test_run_uvicorn_single_process_serves_loaded_object(
     assert sys.modules[name].CALLS == [1]  # the factory ran once, in this process
     assert options["factory"] is False
     assert (options["host"], options["port"], options["lifespan"]) == ("0.0.0.0", 9001, "on")
-    assert options["http"] == "httptools"
+    assert options["http"] == "kettle._uvicorn:HeadTimeoutProtocol"
     assert options["loop"] == "uvloop"
     # kettle's protective server defaults (docs/security.md).
     assert options["proxy_headers"] is False

@@ -9,6 +9,7 @@ forwarded-header handling, since the app's ``TRUSTED_PROXIES`` decides whom to b
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,8 @@ def serve_uvicorn(app: Any, target: Target, options: dict[str, Any]) -> None:
     # Reload and multiple workers import the app afresh in child processes, so they need
     # the import string; a single process can serve the app object already loaded.
     in_process = not options["reload"] and options["workers"] == 1
+    # Read by kettle._uvicorn in this process and in every worker it spawns.
+    os.environ["KETTLE_HEADER_TIMEOUT"] = str(options["header_timeout"])
     uvicorn.run(
         app if in_process else target.import_string,
         factory=target.factory and not in_process,
@@ -47,7 +50,8 @@ def serve_uvicorn(app: Any, target: Target, options: dict[str, Any]) -> None:
         reload=options["reload"],
         workers=options["workers"],
         lifespan="on",
-        http="httptools" if installed("httptools") else "auto",
+        # uvicorn times no request heads; kettle's protocol does (slowloris, _uvicorn.py).
+        http="kettle._uvicorn:HeadTimeoutProtocol" if installed("httptools") else "auto",
         loop="uvloop" if installed("uvloop") else "auto",
         # kettle decides whom to believe (TRUSTED_PROXIES); uvicorn's own default would
         # trust X-Forwarded-* from 127.0.0.1 behind kettle's back.

@@ -317,14 +317,16 @@ def _missing_app(ctx: click.Context) -> click.UsageError:
     default=5,
     show_default=True,
     type=click.IntRange(min=0),
-    help="Seconds an idle keep-alive connection stays open (granian: 0 turns keep-alive off).",
+    help="Seconds an idle keep-alive connection stays open on uvicorn (granian closes idle "
+    "connections at --header-timeout; 0 turns its keep-alive off).",
 )
 @click.option(
     "--header-timeout",
     default=10.0,
     show_default=True,
     type=click.FloatRange(min=0.1),
-    help="Seconds a client may take to send its request headers (granian; uvicorn has none).",
+    help="Seconds a client may take to send a request's headers before the connection "
+    "is closed (uvicorn: kettle's own protocol adds this; granian: its own setting).",
 )
 @click.option(
     "--graceful-timeout",
