@@ -7,7 +7,7 @@ import os
 import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
-from urllib.parse import quote, unquote_to_bytes
+from urllib.parse import quote, quote_from_bytes, unquote_to_bytes
 
 import click
 
@@ -241,9 +241,13 @@ class Kettle(ASGIApp, Router):
             other = path[:-1] if path.endswith("/") else path + "/"
             # Never a Location starting with "//": browsers read it as another host.
             if other and not other.startswith("//") and self._table.match(other) is not None:
-                query = req.scope.get("query_string", b"").decode("latin-1")
-                location = quote(req.root_path + other, safe="/:@!$&'()*+,;=-._~%")
-                req.path_params = {"location": location + (f"?{query}" if query else "")}
+                # The path is decoded text: a "%" in it is data and stays escaped. The
+                # query is raw bytes: escaped as bytes, never through latin-1 text.
+                location = quote(req.root_path + other, safe="/:@!$&'()*+,;=-._~")
+                query = req.scope.get("query_string", b"")
+                if query:
+                    location += "?" + quote_from_bytes(query, safe="/:@!$&'()*+,;=-._~%?")
+                req.path_params = {"location": location}
                 return redirect
         return not_found
 

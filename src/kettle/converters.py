@@ -8,6 +8,7 @@ those segments, so the syntax is understood in one place only.
 from __future__ import annotations
 
 import ast
+import decimal
 import math
 import re
 import uuid
@@ -137,6 +138,15 @@ class FloatConverter(Converter):
         ):
             raise ValueError(value)
         return number
+
+    def to_url(self, value: Any) -> str:
+        """``value`` written without an exponent, which :meth:`to_python` reads back."""
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number")
+        # str() writes 1e+16 and 1e-05, which to_python refuses; the shortest repr written
+        # out without an exponent reads back as the same float.
+        return format(decimal.Decimal(repr(number)), "f")
 
 
 class UUIDConverter(Converter):

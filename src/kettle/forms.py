@@ -360,8 +360,10 @@ async def _parse_urlencoded(stream: AsyncIterator[bytes], limits: FormLimits) ->
         # A 413 rather than _urlencoded's 400: for a body, too many fields is too much body.
         raise PayloadTooLarge(detail=f"too many form fields (limit {limits.max_fields})") from None
     # The per-field limit holds for urlencoded bodies as for multipart ones (CVE-2024-47874).
+    # In bytes, as for multipart parts; a character is at most 4 bytes of UTF-8, so only
+    # long values are encoded to be measured.
     part_limit = limits.max_part_size
-    if any(len(value) > part_limit for _, value in pairs):
+    if any(len(value) * 4 > part_limit and len(value.encode()) > part_limit for _, value in pairs):
         raise PayloadTooLarge(detail=f"a form field is over {part_limit} bytes")
     return FormData(pairs)
 
