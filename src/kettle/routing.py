@@ -185,6 +185,9 @@ class Router(SiteParts):
         #: ``(prefix, Router | ASGI app)`` in registration order.
         self.mounts: list[tuple[str, Any]] = []
         self._frozen = False
+        # Routes by pattern shape (literal text, converter kinds): a conflict can only be
+        # between routes of one shape, so registering stays linear in the route count.
+        self._by_shape: dict[tuple[str, ...], list[Route]] = {}
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name or ''}>".replace(" >", ">")
@@ -255,15 +258,15 @@ class Router(SiteParts):
         # can supply at the line that registers the route.
         build_call_plan(handler, route.param_names, f"route {path!r}")
         shape = tuple(seg.shape for seg in segments)
-        for other in self.routes:
-            if tuple(seg.shape for seg in other.segments) == shape and set(other.methods) & set(
-                route.methods
-            ):
+        same_shape = self._by_shape.setdefault(shape, [])
+        for other in same_shape:
+            if set(other.methods) & set(route.methods):
                 raise RouteConflictError(
                     f"routes {other.path!r} ({describe(other.handler)}) and {path!r} "
                     f"({describe(handler)}) can never be told apart for "
                     f"{', '.join(sorted(set(other.methods) & set(route.methods)))}"
                 )
+        same_shape.append(route)
         self.routes.append(route)
         return route
 
