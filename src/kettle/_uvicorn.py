@@ -26,6 +26,7 @@ __all__ = ["HeadTimeoutProtocol"]
 #: on to worker processes, which import this module themselves).
 HEAD_TIMEOUT = float(os.environ.get("KETTLE_HEADER_TIMEOUT", "10"))
 _SWEEP_EVERY = 1.0
+_CLOSE_BATCH = 32
 
 
 class HeadTimeoutProtocol(HttpToolsProtocol):
@@ -70,7 +71,17 @@ def _sweep(loop: asyncio.AbstractEventLoop) -> None:
     late = [conn for conn, deadline in _waiting.items() if deadline <= now]
     for conn in late:
         del _waiting[conn]
+    _close_some(late, 0)
+    _sweeper[0] = loop.call_later(_SWEEP_EVERY, _sweep, loop) if _waiting else None
+
+
+def _close_some(conns: list[HeadTimeoutProtocol], start: int) -> None:
+    # Slow clients that connected together time out together: closing a thousand in one
+    # callback would stall every other request for tens of milliseconds, so close them a
+    # batch at a time and let the loop serve in between.
+    for conn in conns[start : start + _CLOSE_BATCH]:
         transport = conn.transport
         if transport is not None and not transport.is_closing():
             transport.close()
-    _sweeper[0] = loop.call_later(_SWEEP_EVERY, _sweep, loop) if _waiting else None
+    if start + _CLOSE_BATCH < len(conns):
+        conns[0].loop.call_soon(_close_some, conns, start + _CLOSE_BATCH)
