@@ -224,7 +224,20 @@ def test_run_uvicorn_multiprocess_uses_import_string(
     assert options["reload"] is ("--reload" in extra)
 
 
-def test_run_granian_options(write_module: WriteModule, monkeypatch: pytest.MonkeyPatch) -> None:
+KETTLE_APP = """
+from kettle import Kettle
+
+app = Kettle(__name__, config={"SECRET_KEY": "x" * 32})
+
+
+@app.get("/")
+async def index(req):
+    return type(req).__name__
+"""
+
+
+@pytest.fixture
+def granian_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
     import granian
 
     calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
@@ -237,12 +250,18 @@ def test_run_granian_options(write_module: WriteModule, monkeypatch: pytest.Monk
             calls.append(((), {"served": True}))
 
     monkeypatch.setattr(granian, "Granian", FakeGranian)
+    return calls
+
+
+def test_run_granian_options(
+    write_module: WriteModule, granian_calls: list[tuple[tuple[Any, ...], dict[str, Any]]]
+) -> None:
     name = write_module("asgi_granian", ASGI_APP)
     result = invoke("run", name, "--server", "granian", "--workers", "2", "--port", "9002")
     assert result.exit_code == 0, result.output
-    [(args, options), (_, served)] = calls
+    [(args, options), (_, served)] = granian_calls
     assert args == (f"{name}:app",)
-    assert options["interface"] == "asgi"
+    assert options["interface"] == "asgi"  # not a kettle app: no RSGI to speak
     assert (options["address"], options["port"], options["workers"]) == ("127.0.0.1", 9002, 2)
     assert options["factory"] is False
     assert options["reload"] is False
@@ -250,6 +269,44 @@ def test_run_granian_options(write_module: WriteModule, monkeypatch: pytest.Monk
     assert options["http1_settings"].header_read_timeout == 10_000
     assert options["workers_kill_timeout"] == 30
     assert served == {"served": True}
+
+
+@pytest.mark.parametrize(
+    ("extra", "interface"),
+    [([], "rsgi"), (["--interface", "auto"], "rsgi"), (["--interface", "asgi"], "asgi")],
+)
+def test_run_granian_serves_kettle_apps_over_rsgi_by_default(
+    write_module: WriteModule,
+    granian_calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    extra: list[str],
+    interface: str,
+) -> None:
+    name = write_module("kettle_granian", KETTLE_APP)
+    result = invoke("run", name, "--server", "granian", *extra)
+    assert result.exit_code == 0, result.output
+    [(_, options), _] = granian_calls
+    assert options["interface"] == interface
+
+
+@pytest.mark.parametrize(
+    ("module", "extra", "message"),
+    [
+        ("asgi_rsgi", ["--server", "granian"], "--interface rsgi needs a kettle app"),
+        ("kettle_rsgi_uvicorn", [], "--interface rsgi needs --server granian"),
+    ],
+)
+def test_run_rsgi_needs_granian_and_a_kettle_app(
+    write_module: WriteModule,
+    granian_calls: list[tuple[tuple[Any, ...], dict[str, Any]]],
+    module: str,
+    extra: list[str],
+    message: str,
+) -> None:
+    name = write_module(module, ASGI_APP if module.startswith("asgi") else KETTLE_APP)
+    result = invoke("run", name, "--interface", "rsgi", *extra)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert granian_calls == []
 
 
 def test_run_server_limits_are_configurable(
@@ -315,6 +372,26 @@ def test_run_serves(tmp_path: Path, server: str, target: str, extra: list[str], 
     log_path = tmp_path / "server.log"
     with serve(server, command, port=port, cwd=tmp_path, env=child_env(), log_path=log_path) as up:
         assert httpx.get(f"{up.base_url}/", timeout=30).text == body
+    assert up.stopped_cleanly, f"server ignored SIGTERM:\n{up.log()}"
+
+
+@pytest.mark.parametrize(
+    ("extra", "request_class"),
+    [([], "RSGIRequest"), (["--interface", "asgi"], "ASGIRequest")],
+    ids=["default-rsgi", "asgi"],
+)
+def test_run_granian_kettle_app_for_real(
+    tmp_path: Path, extra: list[str], request_class: str
+) -> None:
+    (tmp_path / "kettle_hello.py").write_text(KETTLE_APP)
+    port = free_port()
+    command = [sys.executable, "-m", "kettle.cli", "run", "kettle_hello", "--server", "granian"]
+    command += ["--port", str(port), *extra]
+    log_path = tmp_path / "server.log"
+    with serve(
+        "granian", command, port=port, cwd=tmp_path, env=child_env(), log_path=log_path
+    ) as up:
+        assert httpx.get(f"{up.base_url}/", timeout=30).text == request_class
     assert up.stopped_cleanly, f"server ignored SIGTERM:\n{up.log()}"
 
 

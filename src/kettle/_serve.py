@@ -1,5 +1,9 @@
 """Start uvicorn or granian for ``kettle run`` with kettle's protective server settings.
 
+granian serves a kettle app over RSGI unless told otherwise (``--interface asgi``): the
+same app object answers both, and RSGI is the faster of the two on granian. Apps that
+are not kettle apps (no ``__rsgi__``) are served over ASGI.
+
 Which protections come from the server rather than from kettle (see docs/security.md):
 the request-head size and header-read timeout, keep-alive, the concurrency limit and the
 graceful shutdown. kettle passes conservative values and turns off the server's own
@@ -17,7 +21,7 @@ import click
 
 from ._loading import Target
 
-__all__ = ["installed", "missing", "serve_granian", "serve_uvicorn"]
+__all__ = ["granian_interface", "installed", "missing", "serve_granian", "serve_uvicorn"]
 
 
 def missing(server: str) -> click.ClickException:
@@ -64,7 +68,20 @@ def serve_uvicorn(app: Any, target: Target, options: dict[str, Any]) -> None:
     )
 
 
-def serve_granian(target: Target, options: dict[str, Any]) -> None:
+def granian_interface(app: Any, requested: str) -> str:
+    """``"rsgi"`` or ``"asgi"``: what granian should speak to ``app``.
+
+    ``"auto"`` picks RSGI for apps that have it (every kettle app), ASGI for the rest.
+    """
+    speaks_rsgi = callable(getattr(app, "__rsgi__", None))
+    if requested == "auto":
+        return "rsgi" if speaks_rsgi else "asgi"
+    if requested == "rsgi" and not speaks_rsgi:
+        raise click.UsageError("--interface rsgi needs a kettle app (the app has no __rsgi__)")
+    return requested
+
+
+def serve_granian(target: Target, options: dict[str, Any], interface: str = "asgi") -> None:
     try:
         from granian import Granian
         from granian.constants import Interfaces
@@ -76,7 +93,7 @@ def serve_granian(target: Target, options: dict[str, Any]) -> None:
         target.import_string,
         address=options["host"],
         port=options["port"],
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI if interface == "rsgi" else Interfaces.ASGI,
         workers=options["workers"],
         reload=options["reload"],
         factory=target.factory,

@@ -22,6 +22,7 @@ from .routing import RouteInfo, Router
 from .security._install import install_security
 from .security.hosts import TrustedHosts
 from .servers.asgi import ASGIApp
+from .servers.rsgi import RSGIApp
 from .sessions import install_sessions
 from .staticfiles import install_default_static
 from .urls import UrlRule, build_url
@@ -41,7 +42,7 @@ LifespanFactory = Callable[["Kettle"], contextlib.AbstractAsyncContextManager[An
 _SAFE_REDIRECT_METHODS = frozenset({"GET", "HEAD"})
 
 
-class Kettle(ASGIApp, Router):
+class Kettle(ASGIApp, RSGIApp, Router):
     """A kettle application: an ASGI app and the root :class:`Router`.
 
     ``Kettle(__name__)`` reads settings into :attr:`config` from a TOML file

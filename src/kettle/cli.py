@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar, cast
 import click
 
 from ._loading import describe_error, load_app, parse_target
-from ._serve import installed, missing, serve_granian, serve_uvicorn
+from ._serve import granian_interface, installed, missing, serve_granian, serve_uvicorn
 
 if TYPE_CHECKING:
     from .app import Kettle
@@ -301,7 +301,14 @@ def _missing_app(ctx: click.Context) -> click.UsageError:
     type=click.Choice(["uvicorn", "granian"]),
     default="uvicorn",
     show_default=True,
-    help="ASGI server to run the app with.",
+    help="Server to run the app with.",
+)
+@click.option(
+    "--interface",
+    type=click.Choice(["auto", "asgi", "rsgi"]),
+    default="auto",
+    show_default=True,
+    help="What granian speaks to the app: auto is RSGI for kettle apps (faster), else ASGI.",
 )
 @click.option("--debug", is_flag=True, help="Debug mode: sets KETTLE_DEBUG=1 for the app.")
 @click.option(
@@ -344,6 +351,7 @@ def run(
     reload: bool,
     workers: int,
     server: str,
+    interface: str,
     debug: bool,
     limit_concurrency: int,
     keep_alive: int,
@@ -364,6 +372,8 @@ def run(
         raise _missing_app(ctx)
     if reload and workers > 1:
         raise click.UsageError("--reload and --workers cannot be used together")
+    if server != "granian" and interface == "rsgi":
+        raise click.UsageError(f"--interface rsgi needs --server granian ({server} speaks ASGI)")
     if not installed(server):
         raise missing(server)
     if debug:
@@ -385,7 +395,7 @@ def run(
         "graceful_timeout": graceful_timeout,
     }
     if server == "granian":
-        serve_granian(target, options)
+        serve_granian(target, options, granian_interface(loaded, interface))
     else:
         serve_uvicorn(loaded, target, options)
 

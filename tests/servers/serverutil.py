@@ -1,4 +1,5 @@
-"""Start real ASGI servers in subprocesses, and talk to them over raw sockets.
+"""Start real servers in subprocesses (ASGI, and granian over RSGI), and talk to them over
+raw sockets.
 
 Each server runs in a session (process group) of its own, so stopping it also stops any
 worker process it spawned; nothing outlives the test module that started it.
@@ -21,6 +22,8 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 SERVERS = ("uvicorn", "granian", "hypercorn")
+#: :data:`SERVERS` and granian speaking RSGI to the same app object.
+ALL_SERVERS = (*SERVERS, "granian-rsgi")
 APP = "app_under_test:app"
 #: Waiting for a server to come up or go down; generous, never an assertion about speed.
 START_TIMEOUT = 60.0
@@ -47,9 +50,10 @@ def server_command(name: str, port: int, workdir: Path) -> list[str]:
             *("--http", "httptools", "--loop", "uvloop", "--lifespan", "on"),
             *("--log-level", "warning", "--no-access-log"),
         ]
-    if name == "granian":
+    if name in ("granian", "granian-rsgi"):
+        interface = "rsgi" if name == "granian-rsgi" else "asgi"
         return [
-            *(python, "-m", "granian", "--interface", "asgi"),
+            *(python, "-m", "granian", "--interface", interface),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", "1", "--no-ws"),
             *("--http", "1", "--log-level", "warning", "--no-access-log", APP),
         ]

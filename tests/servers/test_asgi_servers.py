@@ -1,4 +1,5 @@
-"""kettle's ASGI adapter behind real servers: uvicorn, granian and hypercorn.
+"""kettle behind real servers: its ASGI adapter on uvicorn, granian and hypercorn, and
+its RSGI adapter on granian (``granian-rsgi``), the same app object each time.
 
 Every test runs once per server. Each server is started once per module in a subprocess
 on a free loopback port, serves ``app_under_test:app`` and is stopped (its whole process
@@ -18,10 +19,10 @@ import msgspec
 import pytest
 
 from .app_under_test import ADMIN_SECRET, BODY_LIMIT, BOOM_DETAIL, SHUTDOWN_MARK
-from .serverutil import SERVERS, RawResponse, Server, raw_request, running_server
+from .serverutil import ALL_SERVERS, RawResponse, Server, raw_request, running_server
 
 
-@pytest.fixture(scope="module", params=SERVERS)
+@pytest.fixture(scope="module", params=ALL_SERVERS)
 def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:

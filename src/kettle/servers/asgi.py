@@ -9,15 +9,15 @@ write the response as two messages (or a stream of them).
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from .._current import by_task, current_task
-from ..exceptions import BadRequest, ClientDisconnect, HTTPError, RequestHeaderFieldsTooLarge
+from ..exceptions import ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
-from ..responses import _LENGTHS, JSONResponse, Response, coerce_response
+from ..responses import _LENGTHS, Response, coerce_response
+from ._common import DRESSED, JSON_TYPE, close_stream, head_refusal, pump, run_lifespan_step
 
 if TYPE_CHECKING:
     from .._compiler import Endpoint
@@ -29,11 +29,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-
-logger = logging.getLogger("kettle.server")
-_JSON_TYPE = JSONResponse._content_type_pair
-#: Where a router's or route's own SecurityHeaders marks the response it dressed.
-_DRESSED = "kettle.security_headers"
 
 
 class ASGIRequest(Request):
@@ -80,39 +75,19 @@ async def _send_stream(
         }
     )
     if head:
-        await _close(stream)
+        await close_stream(stream)
         await send({"type": "http.response.body", "body": b""})
         return
 
-    async def pump() -> None:
-        async for chunk in stream:
-            if chunk:
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-        await send({"type": "http.response.body", "body": b""})
+    async def write(chunk: bytes) -> None:
+        await send({"type": "http.response.body", "body": chunk, "more_body": True})
 
     async def wait_for_disconnect() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    # Servers drop writes to a closed connection silently, so an endless stream (a
-    # ticker, server-sent events) would run forever: watch for the disconnect beside it.
-    pumping = asyncio.ensure_future(pump())
-    watching = asyncio.ensure_future(wait_for_disconnect())
-    try:
-        await asyncio.wait((pumping, watching), return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in (pumping, watching):
-            task.cancel()
-        await asyncio.gather(pumping, watching, return_exceptions=True)
-        await _close(stream)
-    if pumping.done() and not pumping.cancelled() and pumping.exception() is not None:
-        raise pumping.exception()  # type: ignore[misc]
-
-
-async def _close(stream: AsyncIterator[bytes]) -> None:
-    aclose = getattr(stream, "aclose", None)
-    if aclose is not None:
-        await aclose()
+    if await pump(stream, write, wait_for_disconnect):
+        await send({"type": "http.response.body", "body": b""})
 
 
 class ASGIApp:
@@ -132,8 +107,9 @@ class ASGIApp:
         req = ASGIRequest(scope, receive, self)  # type: ignore[arg-type]
         refusal: HTTPError | None = None
         headers = scope["headers"]
-        if len(headers) > self._max_headers:
-            refusal = RequestHeaderFieldsTooLarge(f"more than {self._max_headers} headers")
+        count = len(headers)
+        if count > self._max_headers:
+            refusal = head_refusal(self, count, 0, 0, None)
         else:
             # PERF: one pass over the request's few headers finds the Host and sizes the
             # head (uvicorn's httptools parser sets no limit of its own); the Host check is
@@ -145,17 +121,12 @@ class ASGIApp:
                 if name == b"host":
                     host = value
                     hosts += 1
-            if size > self._max_head:
-                refusal = RequestHeaderFieldsTooLarge(
-                    f"the request headers are over {self._max_head} bytes"
-                )
-            elif hosts > 1:
-                # Two Hosts: servers and proxies may disagree on which one counts (RFC 9112).
-                refusal = BadRequest("more than one Host header")
-            elif host is not None and host not in self._known_hosts:
-                reason = self._hosts.refusal(host)
-                if reason is not None:
-                    refusal = BadRequest(reason)
+            if (
+                size > self._max_head
+                or hosts > 1
+                or (host is not None and host not in self._known_hosts)
+            ):
+                refusal = head_refusal(self, count, size, hosts, host)
         # PERF: the static-path hit of Kettle.match, inlined; everything else goes there.
         entry = self._static.get(scope["path"])
         endpoint = entry.methods.get(scope["method"]) if entry is not None else None
@@ -190,7 +161,7 @@ class ASGIApp:
             if response is None:
                 size = len(body)
                 length = _LENGTHS[size] if size < 4096 else str(size).encode()
-                headers = [_JSON_TYPE, (b"content-length", length)]
+                headers = [JSON_TYPE, (b"content-length", length)]
                 if self._api_headers is not None:
                     headers += self._api_headers[scope.get("scheme") == "https"]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
@@ -206,7 +177,7 @@ class ASGIApp:
             if response._secure_cookies is not None:
                 response.prepare(scope.get("scheme") == "https")
             security = self._security_headers
-            if security is not None and scope.get(_DRESSED) is not response:
+            if security is not None and scope.get(DRESSED) is not response:
                 security.dress(response.raw_headers, scope.get("scheme") == "https")
             stream = response.stream
             if stream is None:
@@ -257,19 +228,15 @@ async def _lifespan(app: Kettle, receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            if not await _lifespan_step(app.startup, "startup", send):
+            failure = await run_lifespan_step(app.startup, "startup")
+            if failure is not None:
+                await send({"type": "lifespan.startup.failed", "message": failure})
                 return
+            await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await _lifespan_step(app.shutdown, "shutdown", send)
+            failure = await run_lifespan_step(app.shutdown, "shutdown")
+            if failure is None:
+                await send({"type": "lifespan.shutdown.complete"})
+            else:
+                await send({"type": "lifespan.shutdown.failed", "message": failure})
             return
-
-
-async def _lifespan_step(step: Callable[[], Awaitable[None]], name: str, send: Send) -> bool:
-    try:
-        await step()
-    except BaseException as exc:
-        logger.exception("%s failed", name)
-        await send({"type": f"lifespan.{name}.failed", "message": f"{type(exc).__name__}: {exc}"})
-        return False
-    await send({"type": f"lifespan.{name}.complete"})
-    return True
