@@ -38,6 +38,8 @@ RawHeaders = list[tuple[bytes, bytes]]
 # PERF: Content-Length values for small bodies, encoded once instead of str().encode() per
 # response; nearly every API response is smaller than this.
 _LENGTHS = tuple(str(n).encode() for n in range(4096))
+#: ``(b"content-length", _LENGTHS[n])``: the header pairs of those lengths, built once.
+_LENGTH_PAIRS = tuple((b"content-length", length) for length in _LENGTHS)
 
 
 _NO_LENGTH = frozenset((*range(100, 200), 204, 304))
@@ -74,11 +76,15 @@ class Response:
     sized: ClassVar[bool] = True
     _content_type_pair: ClassVar[tuple[bytes, bytes] | None] = None
 
+    #: Whether ``render`` is this class's own: a ``str`` body is then encoded inline.
+    _renders_text: ClassVar[bool] = True
+
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         # PERF: each class's own content-type header pair is encoded once, here.
         media_type = cls.media_type
         cls._content_type_pair = _content_type(media_type, cls.charset) if media_type else None
+        cls._renders_text = cls.render is Response.render
 
     def __init__(
         self,
@@ -91,17 +97,27 @@ class Response:
         self.stream: AsyncIterator[bytes] | None = None
         self._headers: MutableHeaders | None = None
         self._secure_cookies: list[bytes] | None = None
-        body = self.body = self.render(content) if status not in _NO_LENGTH else b""
+        bodiless = status in _NO_LENGTH
+        if bodiless:
+            body = b""
+        elif content.__class__ is str and self._renders_text:
+            # PERF: the commonest body, encoded without the call to render.
+            body = content.encode(self.charset)
+        else:
+            body = self.render(content)
+        self.body = body
         # PERF: the content-type pair is built once per (media type, charset), not per
-        # response, and small Content-Length values come from a table.
+        # response, and small Content-Length pairs come from a table.
         if media_type is None:
             pair = self._content_type_pair
             raw: RawHeaders = [] if pair is None else [pair]
         else:
             raw = [_content_type(media_type, self.charset)]
-        if self.sized and status not in _NO_LENGTH:
+        if self.sized and not bodiless:
             size = len(body)
-            raw.append((b"content-length", _LENGTHS[size] if size < 4096 else str(size).encode()))
+            raw.append(
+                _LENGTH_PAIRS[size] if size < 4096 else (b"content-length", str(size).encode())
+            )
         if headers:
             raw.extend(_encode_headers(headers))
         self.raw_headers = raw

@@ -25,10 +25,8 @@ from tests.servers.serverutil import Server, clean_environment, free_port, serve
 from .hostile_app import PROBE_HEADER, prepare_root
 
 HERE = Path(__file__).resolve().parent
-SERVERS = ("uvicorn", "granian")
-# "granian-rsgi" (the same app over RSGI, see command()) passes the suite too, once
-# test_hostile_bodies' case 10 expects granian's folding of identical Content-Lengths
-# from it as well.
+#: "granian-rsgi" is the same app object served over granian's RSGI (see command()).
+SERVERS = ("uvicorn", "granian", "granian-rsgi")
 APP = "hostile_app:asgi"
 #: A multipart Content-Type header line, to finish with the boundary.
 MULTIPART_TYPE = "Content-Type: multipart/form-data; boundary="

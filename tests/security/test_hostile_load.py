@@ -83,7 +83,7 @@ def _refuses_connections(port: int) -> bool:
     return False
 
 
-@pytest.mark.parametrize("name", ["uvicorn", "granian"])
+@pytest.mark.parametrize("name", ["uvicorn", "granian", "granian-rsgi"])
 def test_case_56_sigterm_lets_in_flight_requests_finish(name: str, tmp_path: Path) -> None:
     with hostile_server(name, tmp_path) as target:
         process = target.server.process

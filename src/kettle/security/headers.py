@@ -282,7 +282,10 @@ class SecurityHeaders:
     response, and the instances around it leave that response alone.
     """
 
-    __slots__ = ("_blocks", "_directives", "_settings", "_watched")
+    __slots__ = ("_blocks", "_directives", "_kinds", "_settings", "_watched")
+
+    #: How many content types :meth:`dress` remembers the kind of.
+    KNOWN_TYPES = 32
 
     def __init__(
         self,
@@ -346,6 +349,8 @@ class SecurityHeaders:
         names = {name for block in self._blocks for pairs in block for name, _ in pairs}
         # x-powered-by is watched too, so a mounted or hand-made one is dropped.
         self._watched = frozenset((*names, b"x-powered-by"))
+        # A content-type pair -> whether it is a document (HTML), learned by dress.
+        self._kinds: dict[tuple[bytes, bytes], bool] = {}
 
     def header_block(self, *, html: bool, https: bool) -> RawHeaders:
         """A copy of the header pairs sent with HTML or other responses over http(s)."""
@@ -379,6 +384,14 @@ class SecurityHeaders:
         Server adapters call this for the app's own instance, after the error handlers,
         so 404s, 405s and error pages are dressed too.
         """
+        if len(raw) == 2:
+            # PERF: most responses carry a content type and length only; their kind is
+            # remembered per content-type pair, so neither is looked into again.
+            first, second = raw
+            known = self._kinds.get(first)
+            if known is not None and second[0] == b"content-length":
+                raw.extend(self._blocks[known][https])
+                return
         html = False
         clash = False
         watched = self._watched
@@ -392,6 +405,14 @@ class SecurityHeaders:
             elif name in watched:
                 clash = True
         block = self._blocks[html][https]
+        if (
+            len(raw) == 2
+            and not clash
+            and raw[0][0] == b"content-type"
+            and raw[1][0] == b"content-length"
+            and len(self._kinds) < self.KNOWN_TYPES
+        ):
+            self._kinds[raw[0]] = html
         if clash:
             present = {name for name, _ in raw}
             if b"x-powered-by" in present:

@@ -34,7 +34,6 @@ from ._rsgi_bridge import (
     WireHeaders,
     address,
     lossy_raw_path,
-    str_headers,
     to_mounted,
 )
 
@@ -258,15 +257,13 @@ class RSGIApp:
                 await self.extensions["sessions"].save(req, response)
             if response._secure_cookies is not None:
                 response.prepare(https)
-            raw = response.raw_headers
-            security = self._security_headers
             scope = _get_scope(req)
-            if security is not None and (scope is None or scope.get(DRESSED) is not response):
-                own = len(raw)
-                security.dress(raw, https)
-                out = wire.dressed(raw, own)
-            else:
-                out = str_headers(raw)
+            # Dressed here unless a router's or route's own SecurityHeaders did it (it
+            # marks the scope, so a request that never built one was not dressed).
+            dress = self._security_headers is not None and (
+                scope is None or scope.get(DRESSED) is not response
+            )
+            out = wire.response(response.raw_headers, https, dress)
             stream = response.stream
             if stream is None:
                 protocol.response_bytes(
