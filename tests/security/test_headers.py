@@ -355,3 +355,24 @@ def test_header_block_is_prebuilt_and_shared() -> None:
     # Each call is a copy: the caller cannot change what later requests get.
     https_block.clear()
     assert len(headers.header_block(html=False, https=True)) == 4
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_dress_answers_the_same_once_a_content_type_is_known(https: bool) -> None:
+    # dress remembers each content-type pair's kind after the first response of that
+    # type; every later response, of any shape, must get what the first one got.
+    headers = SecurityHeaders()
+    html_type = (b"content-type", b"text/html; charset=utf-8")
+    text_type = (b"content-type", b"text/plain; charset=utf-8")
+    length = (b"content-length", b"5")
+    for _ in range(3):
+        page, text = [html_type, length], [text_type, length]
+        headers.dress(page, https)
+        headers.dress(text, https)
+        assert page[2:] == headers.header_block(html=True, https=https)
+        assert text[2:] == headers.header_block(html=False, https=https)
+        # Two pairs, but the second is the handler's own security header: it wins.
+        own = [html_type, (b"x-frame-options", b"DENY")]
+        headers.dress(own, https)
+        assert [value for name, value in own if name == b"x-frame-options"] == [b"DENY"]
+        assert len(own) == len(headers.header_block(html=True, https=https)) + 1
