@@ -70,10 +70,6 @@ async def _send(message: Any) -> None:
     pass
 
 
-class _Headers(dict[str, str]):
-    """granian's header map: a mapping with ``items()`` and ``get``."""
-
-
 class RSGIScope:
     """The attributes of granian's RSGI scope that an app reads."""
 
@@ -89,7 +85,8 @@ class RSGIScope:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.headers = _Headers(HEADERS)
+        # granian's header map answers items(), get() and `in`, as a dict does.
+        self.headers = dict(HEADERS)
 
 
 class RSGIProtocol:
@@ -109,9 +106,6 @@ class RSGIProtocol:
 
     async def __anext__(self) -> bytes:
         raise StopAsyncIteration
-
-    async def __call__(self) -> bytes:
-        return b""
 
 
 def asgi_call(target: Any) -> Call:
@@ -172,11 +166,6 @@ async def _repeat(protocol: str, scenario: str, n: int) -> None:
         path = PATHS[scenario]
     for _ in range(1000):
         await call(path)
-    if os.environ.get("BENCH_GC_FREEZE"):
-        import gc
-
-        gc.collect()
-        gc.freeze()
     # Count only the requests: callgrind starts with instrumentation off (startup and
     # warm-up are not counted) and is told to begin here.
     subprocess.run(["callgrind_control", "--instr=on", str(os.getpid())], check=True)

@@ -35,11 +35,9 @@ __all__ = [
 
 RawHeaders = list[tuple[bytes, bytes]]
 
-# PERF: Content-Length values for small bodies, encoded once instead of str().encode() per
-# response; nearly every API response is smaller than this.
-_LENGTHS = tuple(str(n).encode() for n in range(4096))
-#: ``(b"content-length", _LENGTHS[n])``: the header pairs of those lengths, built once.
-_LENGTH_PAIRS = tuple((b"content-length", length) for length in _LENGTHS)
+# PERF: Content-Length header pairs for small bodies, built once instead of per response;
+# nearly every API response is smaller than this.
+_LENGTH_PAIRS = tuple((b"content-length", str(n).encode()) for n in range(4096))
 
 
 _NO_LENGTH = frozenset((*range(100, 200), 204, 304))

@@ -16,7 +16,7 @@ from .._current import by_task, current_task
 from ..exceptions import ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
-from ..responses import _LENGTHS, Response, coerce_response
+from ..responses import _LENGTH_PAIRS, Response, coerce_response
 from ._common import DRESSED, JSON_TYPE, close_stream, head_refusal, pump, run_lifespan_step
 
 if TYPE_CHECKING:
@@ -160,8 +160,10 @@ class ASGIApp:
                 response = await endpoint.errors.handle(req, exc)
             if response is None:
                 size = len(body)
-                length = _LENGTHS[size] if size < 4096 else str(size).encode()
-                headers = [JSON_TYPE, (b"content-length", length)]
+                length = (
+                    _LENGTH_PAIRS[size] if size < 4096 else (b"content-length", str(size).encode())
+                )
+                headers = [JSON_TYPE, length]
                 if self._api_headers is not None:
                     headers += self._api_headers[scope.get("scheme") == "https"]
                 await send({"type": "http.response.start", "status": 200, "headers": headers})
