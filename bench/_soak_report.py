@@ -293,8 +293,7 @@ def _tasks(run: Run) -> tuple[list[str], list[str]]:
         "\n## Tasks (GET /_soak/tasks, its own task included)\n",
         f"- idle, before any load: {idle.get('tasks')} tasks, {idle.get('request_objects')} "
         f"kettle Request objects",
-        f"- after the drain: {final['tasks']} tasks, {final['request_objects']} Request objects, "
-        f"kettle serving {final['serving']}",
+        f"- after the drain: {final['tasks']} tasks, {final['request_objects']} Request objects",
         f"- by coroutine after the drain: {final['by_coroutine']}",
         f"- garbage collections per generation, idle → drained: "
         f"{idle.get('gc_collections')} → {final.get('gc_collections')}",

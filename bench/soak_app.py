@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
-import sys
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
@@ -76,21 +75,17 @@ def _task_name(task: asyncio.Task[Any]) -> str:
 async def soak_tasks(req: Request) -> dict[str, Any]:
     """The live asyncio tasks of this loop (this request's own task included), by coroutine.
 
-    Also how many requests kettle believes it is serving, and how many kettle request
-    objects the garbage collector can still reach: both come back to their idle values
-    once the clients are gone, unless something leaks.
+    Also how many kettle request objects the garbage collector can still reach: that comes
+    back to its idle value once the clients are gone, unless something leaks.
     """
     tasks = asyncio.all_tasks()
     by_coro = Counter(_task_name(task) for task in tasks)
     collections = [generation["collections"] for generation in gc.get_stats()]
-    current = sys.modules.get("kettle._current")
-    serving = len(getattr(current, "by_task", {}))
     gc.collect()
     requests = sum(1 for obj in gc.get_objects() if isinstance(obj, Request))
     return {
         "tasks": len(tasks),
         "by_coroutine": dict(by_coro.most_common(10)),
-        "serving": serving,
         "request_objects": requests,
         "gc_collections": collections,
     }

@@ -111,14 +111,11 @@ def _request_type() -> type:
 
 
 async def _await(awaitable: Awaitable[_T], request: Any) -> _T:
-    if request is None:
-        return await awaitable
-    task = _current.current_task()
-    _current.by_task[task] = request
-    try:
-        return await awaitable
-    finally:
-        del _current.by_task[task]
+    # ``request`` is the worker thread's: this frame holds it for get_current_request().
+    return await awaitable
+
+
+_current.serves_requests(_await, "request")
 
 
 def blocking_await(awaitable: Awaitable[_T]) -> _T:

@@ -10,6 +10,7 @@ shares are in test_asgi_servers.py, parametrized over ``granian-rsgi`` too.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import re
@@ -31,18 +32,22 @@ APP = "wire_app:app"
 FILE_BYTES = bytes(range(256)) * 1024  # 256 KiB: several chunks of a file stream
 
 
-def granian_command(interface: str, port: int) -> list[str]:
+def granian_command(interface: str, port: int, *options: str) -> list[str]:
     """granian serving :data:`APP` over ``interface`` on ``port`` (WebSockets on)."""
     return [
         *(sys.executable, "-m", "granian", "--interface", interface, "--host", "127.0.0.1"),
-        *("--port", str(port), "--workers", "1", "--http", "1"),
+        *("--port", str(port), "--workers", "1", "--http", "1", *options),
         *("--log-level", "warning", "--no-access-log", APP),
     ]
 
 
 @contextlib.contextmanager
 def granian(
-    interface: str, workdir: Path, env: dict[str, str] | None = None, name: str | None = None
+    interface: str,
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    options: tuple[str, ...] = (),
 ) -> Iterator[Server]:
     """:data:`APP` on granian over ``interface`` for the duration of the block.
 
@@ -56,7 +61,7 @@ def granian(
     name = name or f"granian-{interface}"
     with serve(
         name,
-        granian_command(interface, port),
+        granian_command(interface, port, *options),
         port=port,
         cwd=HERE,
         env=environment,
@@ -428,6 +433,26 @@ def test_a_forwarded_host_is_checked(proxied: Server) -> None:
     )
     assert response.status_code == 400
     assert response.json()["error"]["status"] == 400
+
+
+@pytest.mark.parametrize("tasks", ["asyncio", "rust"])
+@pytest.mark.parametrize("interface", ["asgi", "rsgi"])
+def test_interleaved_requests_each_find_their_own(
+    interface: str, tasks: str, tmp_path: Path
+) -> None:
+    # granian's Rust task implementation (Python 3.11) runs every request under one shared
+    # task object: url_for() and the other helpers must still find each request's own.
+    count = 30
+    name, options = f"granian-{interface}-{tasks}", ("--task-impl", tasks)
+    with granian(interface, tmp_path, name=name, options=options) as server:
+
+        async def fetch_all() -> list[str]:
+            async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as client:
+                pending = (client.get(f"/current/{n}") for n in range(count))
+                return [response.text for response in await asyncio.gather(*pending)]
+
+        texts = asyncio.run(fetch_all())
+    assert texts == [f"/current/{n}" for n in range(count)]
 
 
 def test_no_unexpected_errors_in_the_log(rsgi: Server) -> None:

@@ -23,6 +23,7 @@ from kettle import (
     redirect,
     security_headers,
     send_file,
+    url_for,
 )
 
 BODY_LIMIT = 8 * 1024 * 1024
@@ -232,6 +233,13 @@ async def form(req: Request) -> dict[str, Any]:
 async def loop(req: Request) -> dict[str, bool]:
     # Startup ran on the loop that serves requests (RSGI's __rsgi_init__ gets it).
     return {"same": app.state.loop_id == id(asyncio.get_running_loop())}
+
+
+@app.get("/current/<int:n>")
+async def current(req: Request, n: int) -> str:
+    # Suspended while other requests run, then asks for its own request without ``req``.
+    await asyncio.sleep(0.02)
+    return url_for("current", n=n)
 
 
 Scope = MutableMapping[str, Any]

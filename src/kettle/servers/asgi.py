@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
-from .._current import by_task, current_task
+from .._current import serves_requests
 from ..exceptions import ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
@@ -139,9 +139,6 @@ class ASGIApp:
             endpoint = self.match(req)
         if endpoint.mount is not None:
             return await _to_mounted(endpoint, scope, receive, send)
-        task = current_task()
-        outer = by_task.get(task)  # a request served inside another, in the same task
-        by_task[task] = req
         try:
             # PERF: coercion and error handling live here rather than in a wrapper coroutine
             # around every chain: a route without middleware awaits its handler directly.
@@ -199,13 +196,13 @@ class ASGIApp:
             else:
                 await _send_stream(response, stream, send, receive, scope["method"] == "HEAD")
         finally:
-            if outer is None:
-                del by_task[task]
-            else:
-                by_task[task] = outer
             if req._form is not None:
                 await req.close()
         return None
+
+
+# While a request is served, this function's frame holds it (``req``) for the helpers.
+serves_requests(ASGIApp.__call__)
 
 
 async def _other_scope(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:

@@ -23,7 +23,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from .._current import by_task, current_task
+from .._current import serves_requests
 from ..exceptions import BadRequest, ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
@@ -227,9 +227,6 @@ class RSGIApp:
             endpoint = self.match(req)
         if endpoint.mount is not None:
             return await to_mounted(endpoint, req.scope, protocol)
-        task = current_task()
-        outer = by_task.get(task)  # a request served inside another, in the same task
-        by_task[task] = req
         try:
             try:
                 if refusal is not None:
@@ -272,13 +269,13 @@ class RSGIApp:
             else:
                 await _send_stream(protocol, response.status_code, out, stream, method == "HEAD")
         finally:
-            if outer is None:
-                del by_task[task]
-            else:
-                by_task[task] = outer
             if req._form is not None:
                 await req.close()
         return None
+
+
+# While a request is served, this function's frame holds it (``req``) for the helpers.
+serves_requests(RSGIApp.__rsgi__)
 
 
 async def _send_stream(
