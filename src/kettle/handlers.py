@@ -110,12 +110,12 @@ def _request_type() -> type:
     return Request
 
 
-async def _await(awaitable: Awaitable[_T], request: Any) -> _T:
-    # ``request`` is the worker thread's: this frame holds it for get_current_request().
+async def _await(awaitable: Awaitable[_T], req: Any) -> _T:
+    # ``req`` is the worker thread's: this frame holds it for get_current_request().
     return await awaitable
 
 
-_current.serves_requests(_await, "request")
+_current.serves_requests(_await)
 
 
 def blocking_await(awaitable: Awaitable[_T]) -> _T:
