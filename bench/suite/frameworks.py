@@ -78,6 +78,14 @@ class Framework:
     def is_node(self) -> bool:
         return self.server == "node"
 
+    @property
+    def family(self) -> str:
+        """The servers measured together: each app beside its ceiling and its rivals.
+
+        node sits with granian because kettle's RSGI figures are compared with Fastify's.
+        """
+        return FAMILIES[self.server]
+
     def command(self, port: int, scenario: str) -> list[str]:
         """The command serving this app on ``port`` (for ``scenario``'s server setup)."""
         if self.server == "uvicorn":
@@ -93,6 +101,17 @@ class Framework:
         if scenario == "io-wait":
             cmd += self.io_args
         return cmd
+
+
+#: Server -> family, in the order the runner takes the families.
+FAMILIES = {
+    "uvicorn": "uvicorn",
+    "granian-asgi": "granian",
+    "granian-rsgi": "granian",
+    "node": "granian",
+    "gunicorn": "wsgi",
+    "granian-wsgi": "wsgi",
+}
 
 
 def _fw(

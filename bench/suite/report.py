@@ -1,15 +1,16 @@
 """The Markdown report of a run: setup, headline, kettle's targets, every scenario's table.
 
 Every figure is a median of the run's repetitions with its min-max; a framework's ratio
-is its median over the median of the raw ceiling on the same server, same track, same
-run (for middleware and routes-1000 the ceiling's json and params: the same bytes).
+is the median over repetitions of its figure divided by the raw ceiling's on the same
+server, same track, same repetition, measured back to back (for middleware and
+routes-1000 the ceiling's json and params: the same bytes).
 """
 
 from __future__ import annotations
 
 from bench.suite import frameworks as fws
 from bench.suite import targets
-from bench.suite.results import Results, Summary
+from bench.suite.results import Results
 from bench.suite.scenarios import BY_NAME as SCENARIOS
 from bench.suite.scenarios import SCENARIOS as ORDER
 
@@ -19,22 +20,13 @@ TRACK_TITLES = {
 }
 
 
-def ceiling_summary(results: Results, track: str, name: str, scenario: str) -> Summary | None:
-    """The raw ceiling's summary that ``name``'s figure in ``scenario`` is divided by."""
+def ratio(results: Results, track: str, name: str, scenario: str) -> float | None:
+    """``name``'s figure over its same-bytes ceiling's, paired by repetition (median)."""
     framework = fws.BY_NAME.get(name)
     if framework is None:
         return None
-    ceiling = framework.ceiling or name
     same_as = SCENARIOS[scenario].same_as if scenario in SCENARIOS else None
-    return results.summary(track, ceiling, same_as or scenario)
-
-
-def ratio(results: Results, track: str, name: str, scenario: str) -> float | None:
-    mine = results.summary(track, name, scenario)
-    base = ceiling_summary(results, track, name, scenario)
-    if mine is None or base is None or base.median <= 0:
-        return None
-    return mine.median / base.median
+    return results.paired(track, name, scenario, framework.ceiling or name, same_as or scenario)
 
 
 def _rps(value: float) -> str:

@@ -103,6 +103,20 @@ class Results:
             count=len(runs),
         )
 
+    def paired(
+        self, track: str, name: str, scenario: str, base: str, base_scenario: str
+    ) -> float | None:
+        """The median over repetitions of ``name``'s figure over ``base``'s in the same one.
+
+        The runner measures the apps of a server family back to back in each repetition,
+        so each quotient compares figures taken seconds apart; the machine's drift over a
+        whole run (the same cell moved 1.3-3x between repetitions here) stays out of it.
+        """
+        mine = {run["rep"]: run["rps"] for run in self.samples(track, name, scenario)}
+        theirs = {run["rep"]: run["rps"] for run in self.samples(track, base, base_scenario)}
+        quotients = [mine[rep] / theirs[rep] for rep in mine if theirs.get(rep, 0) > 0]
+        return statistics.median(quotients) if quotients else None
+
     def tracks(self) -> list[str]:
         seen = {run["track"] for run in self.runs} | {k.split("|")[0] for k in self.failures}
         return [track for track in ("secure", "bare") if track in seen]

@@ -1,11 +1,16 @@
-"""The measuring loop: repetitions interleaved across frameworks, a progress line per run.
+"""The measuring loop: a server family at a time, its apps back to back per scenario.
 
-Order: for each repetition, for each framework, for each track, one server start that
-serves every selected scenario in turn (a framework whose io-wait setup differs gets a
-second start for it). So repetition 1 of every framework comes before repetition 2 of
-any (A B C A B C ...). On its first start each app answers every scenario once and is
-checked; an app that fails a check is not timed on that scenario, one that will not start
-is recorded as failed, and the run goes on.
+Order: for each repetition, for each track, for each server family (uvicorn; granian
+with node; the WSGI servers), every app of the family is started at once (all pinned to
+the server CPU, each on its own port; an idle server costs nothing), then each scenario
+is measured on every app in turn, each ceiling first and the apps measured against it
+right after. A ratio then compares figures taken seconds apart, not the minutes a
+framework-at-a-time order put between an app and its ceiling; the frameworks are still
+interleaved (A B C A B C ...) within and across repetitions. A family whose apps need
+another server setup for some scenario (gunicorn's threads for io-wait) is started again
+for those. On its first start each app answers every scenario once and is checked; an
+app that fails a check is not timed on that scenario, one that will not start is
+recorded as failed, and the run goes on.
 """
 
 from __future__ import annotations
@@ -25,6 +30,11 @@ from bench.suite.results import ANY_SCENARIO, Results
 
 #: Seconds a server start and its checks take, for the time estimate.
 START_COST = 3.0
+#: The largest database pool an app gets (what one app alone would use).
+POOL_SIZE = 16
+#: Connections a whole family's pools may hold: PostgreSQL allows 100 by default, and a
+#: pool keeps what it opened, so idle apps of the family still hold theirs.
+POOL_BUDGET = 84
 
 
 @dataclass(frozen=True)
@@ -45,21 +55,43 @@ def timed(framework: Framework, scenario: sc.Scenario) -> bool:
     return not (framework.is_ceiling and scenario.same_as)
 
 
-def groups(framework: Framework, chosen: list[sc.Scenario]) -> list[list[sc.Scenario]]:
-    """The selected scenarios split by the server setup they need (usually one group)."""
-    by_setup: dict[tuple[str, ...], list[sc.Scenario]] = {}
+def families(frameworks: list[Framework]) -> list[list[Framework]]:
+    """``frameworks`` split into server families, each ceiling followed by its apps."""
+    by_family: dict[str, list[Framework]] = {}
+    for framework in frameworks:
+        by_family.setdefault(framework.family, []).append(framework)
+    ordered = []
+    for members in by_family.values():
+        family = []
+        for ceiling in (fw for fw in members if fw.is_ceiling):
+            family.append(ceiling)
+            family += [fw for fw in members if fw.ceiling == ceiling.name]
+        family += [fw for fw in members if fw not in family]
+        ordered.append(family)
+    return ordered
+
+
+def groups(family: list[Framework], chosen: list[sc.Scenario]) -> list[list[sc.Scenario]]:
+    """The selected scenarios split by the server setups they need (usually one group)."""
+    by_setup: dict[tuple[tuple[str, ...], ...], list[sc.Scenario]] = {}
     for scenario in chosen:
-        setup = tuple(framework.command(0, scenario.name))
+        setup = tuple(tuple(fw.command(0, scenario.name)) for fw in family)
         by_setup.setdefault(setup, []).append(scenario)
     return list(by_setup.values())
+
+
+def pool_size(family: list[Framework]) -> int:
+    """Connections each app's database pool may open, so a family fits PostgreSQL's limit."""
+    return max(1, min(POOL_SIZE, POOL_BUDGET // len(family)))
 
 
 def estimate(plan: Plan) -> tuple[int, float]:
     """(number of timed runs, seconds the whole plan should take)."""
     runs = starts = 0
-    for framework in plan.frameworks:
-        runs += sum(1 for s in plan.scenarios if timed(framework, s))
-        starts += len(groups(framework, plan.scenarios))
+    for family in families(plan.frameworks):
+        for group in groups(family, plan.scenarios):
+            runs += sum(1 for fw in family for s in group if timed(fw, s))
+            starts += len(family)
     runs *= plan.reps * len(plan.tracks)
     starts *= plan.reps * len(plan.tracks)
     per_run = plan.warmup + plan.duration + 0.4
@@ -133,84 +165,123 @@ def _precheck(
 
 def _measure(
     server: srv.Server,
-    framework: Framework,
     track: str,
     rep: int,
-    group: list[sc.Scenario],
+    scenario: sc.Scenario,
     skip: set[str],
     plan: Plan,
     results: Results,
     progress: Progress,
 ) -> None:
-    for scenario in group:
-        if not timed(framework, scenario):
-            continue
-        what = f"rep {rep + 1}/{plan.reps} {track:6} {framework.name:24} {scenario.name:11}"
-        if scenario.name in skip or not server.alive():
-            if not server.alive():
-                results.fail(track, framework.name, scenario.name, "the server died under load")
-            progress.line(
-                f"{what} skipped: {results.failure(track, framework.name, scenario.name)}"
-            )
-            continue
-        url = f"http://127.0.0.1:{server.port}{scenario.path}"
-        try:
-            sample = wrk.run(
-                url,
-                scenario.connections,
-                plan.duration,
-                plan.warmup,
-                settle=lambda: sc.settle(server.port),
-            )
-        except (wrk.WrkError, OSError) as exc:
-            results.fail(track, framework.name, scenario.name, f"wrk: {exc}")
-            progress.line(f"{what} wrk failed: {exc}")
-            continue
-        results.add(track, framework.name, scenario.name, rep, sample)
-        progress.line(
-            f"{what} {sample.rps:10,.0f} req/s  p99 {sample.p99_ms:7.1f} ms  "
-            f"errors {sample.errors} timeouts {sample.timeouts}"
+    """One timed wrk run of ``scenario`` on ``server``, kept in ``results``."""
+    framework = server.framework
+    what = f"rep {rep + 1}/{plan.reps} {track:6} {framework.name:24} {scenario.name:11}"
+    if scenario.name in skip or not server.alive():
+        if not server.alive():
+            results.fail(track, framework.name, scenario.name, "the server died under load")
+        progress.line(f"{what} skipped: {results.failure(track, framework.name, scenario.name)}")
+        return
+    url = f"http://127.0.0.1:{server.port}{scenario.path}"
+    try:
+        sample = wrk.run(
+            url,
+            scenario.connections,
+            plan.duration,
+            plan.warmup,
+            settle=lambda: sc.settle(server.port),
         )
+    except (wrk.WrkError, OSError) as exc:
+        results.fail(track, framework.name, scenario.name, f"wrk: {exc}")
+        progress.line(f"{what} wrk failed: {exc}")
+        return
+    results.add(track, framework.name, scenario.name, rep, sample)
+    progress.line(
+        f"{what} {sample.rps:10,.0f} req/s  p99 {sample.p99_ms:7.1f} ms  "
+        f"errors {sample.errors} timeouts {sample.timeouts}"
+    )
+
+
+@dataclass
+class _RunState:
+    """What the loop carries from one family to the next."""
+
+    results: Results
+    world: Mapping[int, int]
+    log_dir: Path
+    progress: Progress
+    selected: set[str]
+    checked: set[tuple[str, str]]
+
+
+@dataclass
+class _Started:
+    """A family member that came up, and the scenarios it may not be timed on."""
+
+    server: srv.Server
+    skip: set[str]
+
+
+def _start_family(
+    family: list[Framework],
+    group: list[sc.Scenario],
+    track: str,
+    plan: Plan,
+    state: _RunState,
+) -> list[_Started]:
+    """Start and check every app of ``family`` for ``group``; the ones that came up."""
+    started: list[_Started] = []
+    pool = pool_size(family)
+    for framework in family:
+        count = sum(1 for s in group if timed(framework, s))
+        known = state.results.failure(track, framework.name, ANY_SCENARIO)
+        if known is None:
+            try:
+                server = srv.start(
+                    framework, group[0].name, track, state.log_dir, plan.database_url, pool
+                )
+            except srv.StartError as exc:
+                state.results.fail(track, framework.name, ANY_SCENARIO, f"start: {exc}")
+                known = str(exc)
+        if known is not None:
+            state.progress.line(f"{framework.name} ({track}) failed: {known}", runs=count)
+            continue
+        state.results.meta.setdefault("commands", {})[framework.name] = shown(
+            server.command, server.port
+        )
+        state.results.meta.setdefault("pool_sizes", {})[framework.name] = pool
+        if (framework.name, track) not in state.checked:
+            state.checked.add((framework.name, track))
+            todo = list(sc.SCENARIOS)
+        else:
+            todo = group
+        skip = _precheck(server, framework, track, todo, state.results, state.world, state.selected)
+        started.append(_Started(server, skip))
+    return started
 
 
 def run(
     plan: Plan, results: Results, world: Mapping[int, int], log_dir: Path, raw_path: Path
 ) -> None:
-    """Measure the plan into ``results``, saving the raw JSON after every server."""
+    """Measure the plan into ``results``, saving the raw JSON after every family."""
     total, seconds = estimate(plan)
-    progress = Progress(total, seconds)
-    selected = {s.name for s in plan.scenarios}
-    checked: set[tuple[str, str]] = set()
+    state = _RunState(
+        results, world, log_dir, Progress(total, seconds), {s.name for s in plan.scenarios}, set()
+    )
     for rep in range(plan.reps):
-        for framework in plan.frameworks:
-            for track in plan.tracks:
-                known = results.failure(track, framework.name, ANY_SCENARIO)
-                for group in groups(framework, plan.scenarios):
-                    count = sum(1 for s in group if timed(framework, s))
-                    if known is not None:
-                        progress.line(f"{framework.name} ({track}) failed: {known}", runs=count)
-                        continue
-                    setup = group[0].name
+        for track in plan.tracks:
+            for family in families(plan.frameworks):
+                for group in groups(family, plan.scenarios):
+                    started: list[_Started] = []
                     try:
-                        server = srv.start(framework, setup, track, log_dir, plan.database_url)
-                    except srv.StartError as exc:
-                        results.fail(track, framework.name, ANY_SCENARIO, f"start: {exc}")
-                        progress.line(f"{framework.name} ({track}) failed: {exc}", runs=count)
-                        known = str(exc)
-                        continue
-                    try:
-                        results.meta.setdefault("commands", {})[framework.name] = shown(
-                            server.command, server.port
-                        )
-                        if (framework.name, track) not in checked:
-                            checked.add((framework.name, track))
-                            todo = list(sc.SCENARIOS)
-                        else:
-                            todo = group
-                        skip = _precheck(server, framework, track, todo, results, world, selected)
-                        _measure(
-                            server, framework, track, rep, group, skip, plan, results, progress
-                        )
+                        started = _start_family(family, group, track, plan, state)
+                        for scenario in group:
+                            for member in started:
+                                if timed(member.server.framework, scenario):
+                                    _measure(
+                                        member.server, track, rep, scenario, member.skip,
+                                        plan, results, state.progress,
+                                    )  # fmt: skip
                     finally:
-                        server.stop()
+                        for member in started:
+                            member.server.stop()
                     results.save(raw_path)

@@ -92,13 +92,22 @@ class StartError(Exception):
 
 
 def start(
-    framework: Framework, scenario: str, track: str, log_dir: Path, database_url: str
+    framework: Framework,
+    scenario: str,
+    track: str,
+    log_dir: Path,
+    database_url: str,
+    pool_size: int,
 ) -> Server:
-    """Serve ``framework`` set up for ``scenario`` on the ``track`` and wait until it answers."""
+    """Serve ``framework`` set up for ``scenario`` on the ``track`` and wait until it answers.
+
+    ``pool_size`` caps the app's database pool (the apps of a family run side by side).
+    """
     port = free_port()
     command = framework.command(port, scenario)
     env = server_env(track, database_url)
     env["PORT"] = str(port)
+    env["BENCH_POOL_SIZE"] = str(pool_size)
     log_dir.mkdir(parents=True, exist_ok=True)
     log = log_dir / f"{framework.name.replace('/', '-')}-{track}.log"
     with log.open("ab") as out:

@@ -25,13 +25,6 @@ def _line(target: str, measured: str, met: bool | None) -> str:
     return f"| {target} | {measured} | {verdict} |"
 
 
-def _own_ratio(results: Results, track: str, name: str, a: str, b: str) -> float | None:
-    mine, base = results.summary(track, name, a), results.summary(track, name, b)
-    if mine is None or base is None or base.median <= 0:
-        return None
-    return mine.median / base.median
-
-
 def _track_lines(results: Results, track: str, ratio: RatioFn) -> list[str]:
     lines: list[str] = []
     for name in KETTLES:
@@ -50,7 +43,7 @@ def _track_lines(results: Results, track: str, ratio: RatioFn) -> list[str]:
             ("routes-1000", "params", 0.95),
             ("middleware", "json", 0.85),
         ):
-            r = _own_ratio(results, track, name, scenario, base)
+            r = results.paired(track, name, scenario, name, base)
             if r is not None:
                 lines.append(
                     _line(
@@ -79,49 +72,52 @@ def _track_lines(results: Results, track: str, ratio: RatioFn) -> list[str]:
             results.summary(track, rsgi, scenario),
             results.summary(track, "fastify/node", scenario),
         )
-        if ours and fastify:
+        paired = results.paired(track, rsgi, scenario, "fastify/node", scenario)
+        if ours and fastify and paired is not None:
             lines.append(
                 _line(
                     f"{track} granian-rsgi: {scenario} ≥ Fastify",
-                    f"{ours.median:,.0f} vs {fastify.median:,.0f}",
-                    ours.median >= fastify.median,
+                    f"{ours.median:,.0f} vs {fastify.median:,.0f} (paired {paired:.2f})",
+                    paired >= 1.0,
                 )
             )
     return lines
 
 
 def _ahead_lines(results: Results, track: str) -> list[str]:
-    """kettle's best server against each Python peer's best server, per scenario."""
-    python_peers = sorted(
-        {
-            fw.label
-            for fw in fws.FRAMEWORKS
-            if not fw.is_ceiling and fw.label != "kettle" and not fw.is_node
-        }
-    )
+    """kettle against each Python peer, per scenario.
+
+    A peer on a server kettle also runs on is compared with kettle on that server, paired
+    by repetition (the two were measured back to back); a peer on a server kettle does
+    not run on (Flask on gunicorn or granian WSGI) with kettle's best median.
+    """
     scenarios = sorted({run["scenario"] for run in results.runs if run["track"] == track})
+    peers = [
+        fw for fw in fws.FRAMEWORKS if not fw.is_ceiling and fw.label != "kettle" and not fw.is_node
+    ]
     behind: list[str] = []
     compared = 0
     for scenario in scenarios:
         ours = [results.summary(track, name, scenario) for name in KETTLES]
         best = max((s.median for s in ours if s is not None), default=None)
-        if best is None:
-            continue
-        for label in python_peers:
-            theirs = [
-                results.summary(track, fw.name, scenario)
-                for fw in fws.FRAMEWORKS
-                if fw.label == label
-            ]
-            peer = max((s.median for s in theirs if s is not None), default=None)
-            if peer is None:
+        for peer in peers:
+            theirs = results.summary(track, peer.name, scenario)
+            if theirs is None or best is None:
                 continue
+            mine = f"kettle/{peer.server}"
+            if mine in KETTLES and results.summary(track, mine, scenario) is not None:
+                quotient = results.paired(track, mine, scenario, peer.name, scenario)
+                if quotient is None:
+                    continue
+                ahead, against = quotient > 1.0, f"{mine} at {quotient:.2f}x"
+            else:
+                ahead, against = best > theirs.median, f"best {best:,.0f} vs {theirs.median:,.0f}"
             compared += 1
-            if peer >= best:
-                behind.append(f"{scenario}: {label} {peer:,.0f} ≥ kettle {best:,.0f}")
+            if not ahead:
+                behind.append(f"{scenario}: {peer.name} ({against})")
     if not compared:
         return []
-    measured = "ahead in all" if not behind else "; ".join(behind)
+    measured = "ahead in all" if not behind else "kettle behind or level: " + "; ".join(behind)
     return [_line(f"{track}: kettle ahead of every Python peer", measured, not behind)]
 
 
