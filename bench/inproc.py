@@ -9,7 +9,9 @@ what is timed is the app alone. Useful under cProfile or py-spy to find hot-path
 
 On a noisy machine, ``--instructions`` counts instead of timing: each case runs under
 ``valgrind --tool=callgrind`` for ``n`` and ``2 n`` requests, and the difference over
-``n`` is the instructions one request costs (repeatable whatever else the machine does)::
+``n`` is the instructions one request costs (repeatable whatever else the machine does);
+plaintext and json are also counted for the floor apps, which do only what kettle's API
+itself needs (``bench/peers/floor_asgi.py``)::
 
     python -m bench.inproc 2000 --instructions
 """
@@ -28,7 +30,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bench.peers import _common as common
-from bench.peers import raw_asgi, raw_rsgi
+from bench.peers import floor_asgi, floor_rsgi, raw_asgi, raw_rsgi
 from bench.peers.kettle_app import app
 
 PATHS = {
@@ -38,6 +40,8 @@ PATHS = {
     "middleware": "/mw/json",
     "routes-1000": f"/route{common.ROUTE_COUNT - 1}/42",
 }
+#: The scenarios the floor apps (kettle's API alone, ``floor_asgi.py``) answer.
+FLOOR_SCENARIOS = ("plaintext", "json")
 #: What a raw ceiling serves in place of a scenario it has no router or middleware for.
 RAW_SAME_AS = {"middleware": "json", "routes-1000": "params"}
 HEADERS = {"host": "127.0.0.1:8000", "user-agent": "wrk"}
@@ -161,6 +165,11 @@ async def _repeat(protocol: str, scenario: str, n: int) -> None:
         ceiling = raw_asgi.app if protocol == "asgi" else raw_rsgi.app
         call = (asgi_call if protocol == "asgi" else rsgi_call)(ceiling)
         path = PATHS[RAW_SAME_AS.get(scenario, scenario)]
+    elif scenario.startswith("floor-"):
+        scenario = scenario.removeprefix("floor-")
+        floor = floor_asgi.app if protocol == "asgi" else floor_rsgi.app
+        call = (asgi_call if protocol == "asgi" else rsgi_call)(floor)
+        path = PATHS[scenario]
     else:
         call = (asgi_call if protocol == "asgi" else rsgi_call)(app)
         path = PATHS[scenario]
@@ -184,7 +193,9 @@ def _instructions(protocol: str, scenario: str, n: int) -> int:
             f"--callgrind-out-file={out}",
             *(sys.executable, "-m", "bench.inproc", str(n), "--repeat", f"{protocol}:{scenario}"),
         ]
-        subprocess.run(command, check=True, capture_output=True)
+        # A fixed hash seed: dict probes differ by seed, which moves a count by ~300.
+        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        subprocess.run(command, check=True, capture_output=True, env=env)
         with open(out, "rb") as data:
             found = _TOTAL.search(data.read())
     assert found is not None, "callgrind wrote no summary"
@@ -196,13 +207,15 @@ def count(n: int, scenarios: list[str], protocols: list[str]) -> None:
     for protocol in protocols:
         for scenario in scenarios:
             each = {}
-            for case in (f"raw-{scenario}", scenario):
-                low, high = _instructions(protocol, case, n), _instructions(protocol, case, 2 * n)
-                each[case] = (high - low) / n
-            raw, mine = each[f"raw-{scenario}"], each[scenario]
+            cases = ["raw", "floor", "kettle"] if scenario in FLOOR_SCENARIOS else ["raw", "kettle"]
+            for case in cases:
+                name = scenario if case == "kettle" else f"{case}-{scenario}"
+                low = _instructions(protocol, name, n)
+                each[case] = (_instructions(protocol, name, 2 * n) - low) / n
+            shown = "   ".join(f"{case} {each[case]:8,.0f}" for case in cases)
             print(
-                f"{protocol} {scenario:12} raw {raw:8,.0f}   kettle {mine:8,.0f}   "
-                f"ratio {raw / mine:4.2f}  (instructions per request)",
+                f"{protocol} {scenario:12} {shown}   ratio {each['raw'] / each['kettle']:4.2f}"
+                "  (instructions per request)",
                 flush=True,
             )
 

@@ -136,6 +136,10 @@ FRAMEWORKS: tuple[Framework, ...] = (
     _fw("kettle/uvicorn", _KETTLE, "raw-asgi/uvicorn"),
     _fw("kettle/granian-asgi", _KETTLE, "raw-asgi/granian-asgi"),
     _fw("kettle/granian-rsgi", _KETTLE, "raw-rsgi/granian-rsgi"),
+    # Not peers: the work kettle's API itself costs, for locating the floor (floor_asgi.py).
+    _fw("floor/uvicorn", "bench.peers.floor_asgi:app", "raw-asgi/uvicorn", default=False),
+    _fw("floor/granian-asgi", "bench.peers.floor_asgi:app", "raw-asgi/granian-asgi", default=False),
+    _fw("floor/granian-rsgi", "bench.peers.floor_rsgi:app", "raw-rsgi/granian-rsgi", default=False),
     _fw("starlette/uvicorn", "bench.peers.starlette_app:app", "raw-asgi/uvicorn"),
     _fw(
         "starlette/granian-asgi",
@@ -162,6 +166,7 @@ BY_NAME = {fw.name: fw for fw in FRAMEWORKS}
 #: How the report names each framework.
 DISPLAY = {
     "kettle": "kettle",
+    "floor": "floor (kettle's API alone)",
     "starlette": "Starlette",
     "fastapi": "FastAPI",
     "blacksheep": "BlackSheep",

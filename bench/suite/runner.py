@@ -144,7 +144,7 @@ def _precheck(
 ) -> set[str]:
     """Check ``todo`` on the running server; the names of the scenarios that failed."""
     failed: set[str] = set()
-    exact = framework.is_ceiling or framework.label == "kettle"
+    exact = framework.is_ceiling or framework.label in ("kettle", "floor")
     for scenario in todo:
         answer, problem, notes = sc.check(
             server.port, scenario, world, secure=track == "secure", exact=exact

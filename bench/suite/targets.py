@@ -93,7 +93,9 @@ def _ahead_lines(results: Results, track: str) -> list[str]:
     """
     scenarios = sorted({run["scenario"] for run in results.runs if run["track"] == track})
     peers = [
-        fw for fw in fws.FRAMEWORKS if not fw.is_ceiling and fw.label != "kettle" and not fw.is_node
+        fw
+        for fw in fws.FRAMEWORKS
+        if not fw.is_ceiling and fw.label not in ("kettle", "floor") and not fw.is_node
     ]
     behind: list[str] = []
     compared = 0

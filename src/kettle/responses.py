@@ -74,15 +74,25 @@ class Response:
     sized: ClassVar[bool] = True
     _content_type_pair: ClassVar[tuple[bytes, bytes] | None] = None
 
-    #: Whether ``render`` is this class's own: a ``str`` body is then encoded inline.
-    _renders_text: ClassVar[bool] = True
+    #: What ``__init__`` reads of the class: its content-type pair, charset, whether
+    #: ``render`` is this class's own (a ``str`` body is then encoded inline) and ``sized``.
+    _recipe: ClassVar[tuple[tuple[bytes, bytes] | None, str, bool, bool]] = (
+        None,
+        "utf-8",
+        True,
+        True,
+    )
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        # PERF: each class's own content-type header pair is encoded once, here.
+        # PERF: each class's own content-type header pair is encoded once, here, and the
+        # class attributes a response is built from are gathered into one: on Python 3.11
+        # reading a class attribute through an instance is not specialized (~280
+        # instructions each), so one read instead of four.
         media_type = cls.media_type
-        cls._content_type_pair = _content_type(media_type, cls.charset) if media_type else None
-        cls._renders_text = cls.render is Response.render
+        pair = _content_type(media_type, cls.charset) if media_type else None
+        cls._content_type_pair = pair
+        cls._recipe = (pair, cls.charset, cls.render is Response.render, cls.sized)
 
     def __init__(
         self,
@@ -95,23 +105,23 @@ class Response:
         self.stream: AsyncIterator[bytes] | None = None
         self._headers: MutableHeaders | None = None
         self._secure_cookies: list[bytes] | None = None
+        pair, charset, renders_text, sized = self._recipe
         bodiless = status in _NO_LENGTH
         if bodiless:
             body = b""
-        elif content.__class__ is str and self._renders_text:
+        elif content.__class__ is str and renders_text:
             # PERF: the commonest body, encoded without the call to render.
-            body = content.encode(self.charset)
+            body = content.encode(charset)
         else:
             body = self.render(content)
         self.body = body
         # PERF: the content-type pair is built once per (media type, charset), not per
         # response, and small Content-Length pairs come from a table.
         if media_type is None:
-            pair = self._content_type_pair
             raw: RawHeaders = [] if pair is None else [pair]
         else:
-            raw = [_content_type(media_type, self.charset)]
-        if self.sized and not bodiless:
+            raw = [_content_type(media_type, charset)]
+        if sized and not bodiless:
             size = len(body)
             raw.append(
                 _LENGTH_PAIRS[size] if size < 4096 else (b"content-length", str(size).encode())

@@ -282,7 +282,7 @@ class SecurityHeaders:
     response, and the instances around it leave that response alone.
     """
 
-    __slots__ = ("_blocks", "_directives", "_kinds", "_settings", "_watched")
+    __slots__ = ("_blocks", "_directives", "_settings", "_watched", "blocks_by_type")
 
     #: How many content types :meth:`dress` remembers the kind of.
     KNOWN_TYPES = 32
@@ -349,8 +349,10 @@ class SecurityHeaders:
         names = {name for block in self._blocks for pairs in block for name, _ in pairs}
         # x-powered-by is watched too, so a mounted or hand-made one is dropped.
         self._watched = frozenset((*names, b"x-powered-by"))
-        # A content-type pair -> whether it is a document (HTML), learned by dress.
-        self._kinds: dict[tuple[bytes, bytes], bool] = {}
+        #: A content-type pair -> the (http, https) blocks of a response whose only
+        #: headers are that type and its length; learned by :meth:`dress`, and read by
+        #: the ASGI adapter, which dresses such a response without calling it.
+        self.blocks_by_type: dict[tuple[bytes, bytes], tuple[RawHeaders, RawHeaders]] = {}
 
     def header_block(self, *, html: bool, https: bool) -> RawHeaders:
         """A copy of the header pairs sent with HTML or other responses over http(s)."""
@@ -388,9 +390,9 @@ class SecurityHeaders:
             # PERF: most responses carry a content type and length only; their kind is
             # remembered per content-type pair, so neither is looked into again.
             first, second = raw
-            known = self._kinds.get(first)
-            if known is not None and second[0] == b"content-length":
-                raw.extend(self._blocks[known][https])
+            blocks = self.blocks_by_type.get(first)
+            if blocks is not None and second[0] == b"content-length":
+                raw.extend(blocks[https])
                 return
         html = False
         clash = False
@@ -410,9 +412,9 @@ class SecurityHeaders:
             and not clash
             and raw[0][0] == b"content-type"
             and raw[1][0] == b"content-length"
-            and len(self._kinds) < self.KNOWN_TYPES
+            and len(self.blocks_by_type) < self.KNOWN_TYPES
         ):
-            self._kinds[raw[0]] = html
+            self.blocks_by_type[raw[0]] = self._blocks[html]
         if clash:
             present = {name for name, _ in raw}
             if b"x-powered-by" in present:

@@ -177,7 +177,14 @@ class ASGIApp:
                 response.prepare(scope.get("scheme") == "https")
             security = self._security_headers
             if security is not None and scope.get(DRESSED) is not response:
-                security.dress(response.raw_headers, scope.get("scheme") == "https")
+                raw = response.raw_headers
+                # PERF: dress's own first step, inlined for a response with a known
+                # content type and its length only (most): the call costs ~2 k instructions.
+                blocks = security.blocks_by_type.get(raw[0]) if len(raw) == 2 else None
+                if blocks is not None and raw[1][0] == b"content-length":
+                    raw += blocks[scope.get("scheme") == "https"]
+                else:
+                    security.dress(raw, scope.get("scheme") == "https")
             stream = response.stream
             if stream is None:
                 await send(
