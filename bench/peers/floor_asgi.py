@@ -69,6 +69,8 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         return
     req = ASGIRequest(scope, receive, _owner)
     headers = scope["headers"]
+    # The adapter's own one-pass check (asgi.py), written out the same way on purpose:
+    # the floor must pay for it exactly as kettle does.
     host = None
     hosts = size = 0
     for name, value in headers:

@@ -33,6 +33,8 @@ class FloorRSGI:
         req = RSGIRequest(None, proto, _owner)  # type: ignore[arg-type]
         req._rsgi = scope
         items = req._items = scope.headers.items()
+        # The adapter's own one-pass check (rsgi.py), written out the same way on purpose:
+        # the floor must pay for it exactly as kettle does.
         host = None
         hosts = size = 0
         for name, value in items:

@@ -76,12 +76,8 @@ class Response:
 
     #: What ``__init__`` reads of the class: its content-type pair, charset, whether
     #: ``render`` is this class's own (a ``str`` body is then encoded inline) and ``sized``.
-    _recipe: ClassVar[tuple[tuple[bytes, bytes] | None, str, bool, bool]] = (
-        None,
-        "utf-8",
-        True,
-        True,
-    )
+    #: (Set for Response itself below the class, for each subclass as it is created.)
+    _recipe: ClassVar[tuple[tuple[bytes, bytes] | None, str, bool, bool]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -222,6 +218,9 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.status_code}>"
+
+
+Response._recipe = (None, Response.charset, True, Response.sized)
 
 
 class HTMLResponse(Response):
