@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+import gc
+from collections.abc import AsyncIterator, Callable, MutableMapping
 from typing import Any
 
 import flask
@@ -142,6 +144,40 @@ class TestLifespan:
 
         with pytest.raises(RuntimeError, match="database unreachable"), TestClient(app):
             pass
+
+    def test_test_client_leaves_the_heap_unfrozen(self, make_app: MakeApp) -> None:
+        # A test process starts many apps; freezing each would keep every one alive.
+        before = gc.get_freeze_count()
+        with TestClient(make_app()) as client:
+            assert client.get("/missing").status_code == 404
+            assert gc.get_freeze_count() == before
+
+    @pytest.mark.parametrize("setting", [True, False])
+    def test_server_startup_freezes_the_heap_until_shutdown(
+        self, make_app: MakeApp, setting: bool
+    ) -> None:
+        app = make_app(GC_FREEZE=setting)
+        frozen: list[int] = []
+        answers: list[str] = []
+
+        async def serve_lifespan() -> None:
+            # What a server sends: the lifespan scope without the test clients' mark.
+            inbox = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
+
+            async def receive() -> dict[str, Any]:
+                frozen.append(gc.get_freeze_count())
+                return inbox.pop(0)
+
+            async def send(message: MutableMapping[str, Any]) -> None:
+                answers.append(message["type"])
+
+            await app({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
+
+        asyncio.run(serve_lifespan())
+        assert answers == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        assert frozen[0] == 0
+        assert (frozen[1] > 0) is setting  # after startup, before shutdown
+        assert gc.get_freeze_count() == 0  # shutdown gave it back
 
 
 class TestConfig:

@@ -34,6 +34,7 @@ GOOD_KEY = "k" * 32
         ("STRICT_SLASHES", False),
         ("SERVER_NAME", None),
         ("PREFERRED_URL_SCHEME", "http"),
+        ("GC_FREEZE", True),
     ],
 )
 def test_default(key: str, value: Any) -> None:
@@ -45,7 +46,7 @@ def test_default(key: str, value: Any) -> None:
 
 def test_defaults_are_exactly_the_documented_keys() -> None:
     assert set(Config()) == set(DEFAULTS)
-    assert len(DEFAULTS) == 38
+    assert len(DEFAULTS) == 39
     for key in DEFAULTS:
         assert f"``{key}``" in (Config.__doc__ or "")
 

@@ -17,6 +17,8 @@ from urllib.parse import unquote
 
 import httpx
 
+from .servers._common import TEST_CLIENT
+
 # The most accepting shapes an ASGI 3 app can be typed with: callers pass dicts and
 # the app may send any mapping. kettle.types can take these over when it exists.
 Scope = dict[str, Any]
@@ -262,7 +264,13 @@ class Lifespan:
 
     async def _main(self) -> None:
         assert self._outbox is not None
-        scope: Scope = {"type": "lifespan", "asgi": dict(_LIFESPAN_ASGI), "state": self.state}
+        scope: Scope = {
+            "type": "lifespan",
+            "asgi": dict(_LIFESPAN_ASGI),
+            "state": self.state,
+            # kettle does not freeze its heap under a test client (servers/_common.py).
+            "extensions": {TEST_CLIENT: {}},
+        }
         try:
             await self._app(scope, self._receive, self._send)
         except Exception as exc:  # startup() and shutdown() decide what it means

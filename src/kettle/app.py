@@ -96,6 +96,8 @@ class Kettle(ASGIApp, RSGIApp, Router):
         self._lifespans: list[LifespanFactory] = []
         self._exit_stack: contextlib.AsyncExitStack | None = None
         self._lifespan_users = 0
+        # Whether this app froze the collector's heap at startup (servers/_common.py).
+        self._heap_frozen = False
         self._lock = threading.Lock()
         self._finalized = False
         self._runner = ThreadRunner(1)

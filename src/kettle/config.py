@@ -62,6 +62,7 @@ DEFAULTS: Mapping[str, Any] = MappingProxyType(
         "TRUSTED_PROXIES": (),
         "PROXY_HOPS": 0,
         "PROXY_HEADERS": "x-forwarded",
+        "GC_FREEZE": True,
     }
 )
 """kettle's built-in settings and their default values (read-only)."""
@@ -254,6 +255,7 @@ _COERCERS: Mapping[str, Callable[[str, Any], Any]] = {
     "TRUSTED_PROXIES": _to_strings,
     "PROXY_HOPS": _to_count(0),
     "PROXY_HEADERS": _to_proxy_headers,
+    "GC_FREEZE": _to_bool,
 }
 
 
@@ -341,6 +343,9 @@ class Config(dict[str, Any]):
                                           headers are believed whatever the peer).
     ``PROXY_HEADERS``         x-forwarded Which headers proxies set: ``x-forwarded``
                                           (``X-Forwarded-*``) or ``forwarded`` (RFC 7239).
+    ``GC_FREEZE``             ``True``    After startup under a server, exclude what is
+                                          alive from the garbage collector's walks
+                                          (``gc.freeze``; not under the test clients).
     ========================  ==========  ================================================
 
     Sizes accept what :func:`parse_size` accepts. ``defaults`` replaces built-in defaults

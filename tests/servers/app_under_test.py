@@ -6,6 +6,7 @@ Servers import it as ``app_under_test:app`` with this directory on ``PYTHONPATH`
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -50,6 +51,11 @@ async def tag(req: Request, call_next: Callable[[Request], Awaitable[Response]])
     response = await call_next(req)
     response.headers["x-kettle-middleware"] = "app"
     return response
+
+
+@app.get("/gc")
+async def gc_state(req: Request) -> dict[str, int]:
+    return {"frozen": gc.get_freeze_count()}
 
 
 @app.get("/plaintext")

@@ -183,8 +183,12 @@ def serve(
 
 
 @contextlib.contextmanager
-def running_server(name: str, workdir: Path) -> Iterator[Server]:
-    """Serve :data:`APP` with ``name`` on a free port for the duration of the block."""
+def running_server(
+    name: str, workdir: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """Serve :data:`APP` with ``name`` on a free port for the duration of the block
+    (with ``extra_env`` added to the server's environment).
+    """
     port = free_port()
     command = server_command(name, port, workdir)
     log_path = workdir / f"{name}.log"
@@ -193,7 +197,7 @@ def running_server(name: str, workdir: Path) -> Iterator[Server]:
         command,
         port=port,
         cwd=HERE,
-        env=clean_environment(HERE),
+        env={**clean_environment(HERE), **(extra_env or {})},
         log_path=log_path,
         ready_path="/plaintext",
     ) as server:

@@ -215,6 +215,19 @@ def test_lifespan_startup_hook_ran(client: httpx.Client) -> None:
     assert response.json() == {"started": True}
 
 
+def test_startup_froze_the_heap(client: httpx.Client) -> None:
+    # What startup left alive lives as long as the worker: the collector skips it.
+    assert client.get("/gc").json()["frozen"] > 0
+
+
+def test_gc_freeze_off_leaves_the_heap_to_the_collector(
+    server: Server, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    workdir = tmp_path_factory.mktemp(f"{server.name}-nofreeze")
+    with running_server(server.name, workdir, {"KETTLE_GC_FREEZE": "false"}) as other:
+        assert httpx.get(f"{other.base_url}/gc").json() == {"frozen": 0}
+
+
 def test_mounted_router_has_its_middleware_and_urls(client: httpx.Client) -> None:
     response = client.get("/api/items/3")
     assert response.status_code == 200

@@ -17,7 +17,17 @@ from ..exceptions import ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
 from ..responses import _LENGTH_PAIRS, Response, coerce_response
-from ._common import DRESSED, JSON_TYPE, close_stream, head_refusal, pump, run_lifespan_step
+from ._common import (
+    DRESSED,
+    JSON_TYPE,
+    TEST_CLIENT,
+    close_stream,
+    freeze_heap,
+    head_refusal,
+    pump,
+    run_lifespan_step,
+    thaw_heap,
+)
 
 if TYPE_CHECKING:
     from .._compiler import Endpoint
@@ -214,7 +224,7 @@ serves_requests(ASGIApp.__call__)
 
 async def _other_scope(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
     if scope["type"] == "lifespan":
-        return await _lifespan(app, receive, send)
+        return await _lifespan(app, scope, receive, send)
     if scope["type"] == "websocket":
         # Not supported yet: refuse the handshake cleanly.
         await receive()
@@ -230,7 +240,8 @@ async def _to_mounted(endpoint: Endpoint, scope: Scope, receive: Receive, send: 
     await endpoint.mount(child, receive, send)
 
 
-async def _lifespan(app: Kettle, receive: Receive, send: Send) -> None:
+async def _lifespan(app: Kettle, scope: Scope, receive: Receive, send: Send) -> None:
+    under_server = TEST_CLIENT not in scope.get("extensions", ())
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -238,8 +249,11 @@ async def _lifespan(app: Kettle, receive: Receive, send: Send) -> None:
             if failure is not None:
                 await send({"type": "lifespan.startup.failed", "message": failure})
                 return
+            if under_server:
+                freeze_heap(app)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            thaw_heap(app)
             failure = await run_lifespan_step(app.shutdown, "shutdown")
             if failure is None:
                 await send({"type": "lifespan.shutdown.complete"})

@@ -28,7 +28,15 @@ from ..exceptions import BadRequest, ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
 from ..responses import Response, coerce_response
-from ._common import DRESSED, close_stream, head_refusal, pump, run_lifespan_step
+from ._common import (
+    DRESSED,
+    close_stream,
+    freeze_heap,
+    head_refusal,
+    pump,
+    run_lifespan_step,
+    thaw_heap,
+)
 from ._rsgi_bridge import (
     STR_LENGTHS,
     WireHeaders,
@@ -159,9 +167,11 @@ class RSGIApp:
             # Logged already; a worker that cannot start must not serve (as the ASGI
             # lifespan's startup.failed stops it).
             raise SystemExit(1)
+        freeze_heap(self)
 
     def __rsgi_del__(self: Kettle, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[misc]
         """Run the app's shutdown (granian calls this when a worker stops)."""
+        thaw_heap(self)
         loop.run_until_complete(run_lifespan_step(self.shutdown, "shutdown"))
 
     # PERF: one flat function on purpose, like ASGIApp.__call__; see that for the steps.
