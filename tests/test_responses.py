@@ -209,6 +209,51 @@ def test_header_mutation_reaches_the_wire() -> None:
     assert "x-drop" not in r.headers
 
 
+def _slots(response: Response) -> dict[str, Any]:
+    """Every slot of ``response``, lists copied (the adapter adds headers later)."""
+    names = [name for cls in type(response).__mro__ for name in getattr(cls, "__slots__", ())]
+    values = {name: getattr(response, name) for name in names}
+    return {name: list(v) if isinstance(v, list) else v for name, v in values.items()}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"message": "Hello, World!"}, {"big": "x" * 5000}, {}, {"nested": [1, {"a": None}]}],
+    ids=["small", "over-4-KiB", "empty", "nested"],
+)
+@pytest.mark.parametrize("sync", [False, True], ids=["async", "def"])
+def test_returned_dict_behind_middleware_is_a_full_json_response(
+    value: dict[str, Any], sync: bool
+) -> None:
+    app = make_app()
+    seen: list[tuple[type[Response], dict[str, Any]]] = []
+
+    @app.use
+    async def capture(req: Request, call_next: Any) -> Response:
+        resp: Response = await call_next(req)
+        seen.append((type(resp), _slots(resp)))
+        resp.headers["x-seen"] = "1"
+        return resp
+
+    if sync:
+        app.get("/", name="index")(lambda req: value)
+    else:
+
+        @app.get("/")
+        async def index(req: Request) -> dict[str, Any]:
+            return value
+
+    with app.test_client() as client:
+        r = client.get("/")
+    assert r.status_code == 200
+    assert r.json() == value
+    assert r.headers["x-seen"] == "1"
+    assert int(r.headers["content-length"]) == len(r.content)
+    [(kind, slots)] = seen
+    assert kind is JSONResponse
+    assert slots == _slots(JSONResponse(value))
+
+
 BAD_HEADERS = [
     ("x-a", "v\r\nx-injected: 1"),
     ("x-a", "v\nx"),
