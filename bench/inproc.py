@@ -10,8 +10,8 @@ what is timed is the app alone. Useful under cProfile or py-spy to find hot-path
 On a noisy machine, ``--instructions`` counts instead of timing: each case runs under
 ``valgrind --tool=callgrind`` for ``n`` and ``2 n`` requests, and the difference over
 ``n`` is the instructions one request costs (repeatable whatever else the machine does);
-plaintext and json are also counted for the floor apps, which do only what kettle's API
-itself needs (``bench/peers/floor_asgi.py``)::
+plaintext, json and middleware are also counted for the floor apps, which do only what
+kettle's API itself needs (``bench/peers/floor_asgi.py``)::
 
     python -m bench.inproc 2000 --instructions
 """
@@ -41,7 +41,7 @@ PATHS = {
     "routes-1000": f"/route{common.ROUTE_COUNT - 1}/42",
 }
 #: The scenarios the floor apps (kettle's API alone, ``floor_asgi.py``) answer.
-FLOOR_SCENARIOS = ("plaintext", "json")
+FLOOR_SCENARIOS = ("plaintext", "json", "middleware")
 #: What a raw ceiling serves in place of a scenario it has no router or middleware for.
 RAW_SAME_AS = {"middleware": "json", "routes-1000": "params"}
 HEADERS = {"host": "127.0.0.1:8000", "user-agent": "wrk"}

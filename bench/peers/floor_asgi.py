@@ -4,14 +4,16 @@ Per request it builds kettle's ``Request`` for the handler, awaits the handler's
 builds the ``TextResponse`` the handler returns (plaintext, io-wait) or encodes the dict it
 returns with msgspec (json, as kettle's own fast path does), makes the Host and head-size
 checks SECURITY.md asks for in one pass, and adds the security headers as one prebuilt
-block: kettle's exact bytes. Nothing else: one dict lookup for routing, no middleware, no
-error handling, no sessions, no proxies. So, on the same server in the same run,
+block: kettle's exact bytes. Nothing else: one dict lookup for routing, no error handling,
+no sessions, no proxies; the middleware path is ten no-op layers with nothing between
+them. So, on the same server in the same run,
 
 - this app over the raw ceiling is what the API costs (a request object, a handler, a
   response object), whatever framework provides it, and
 - kettle over this app is what the rest of kettle's machinery costs.
 
-Not a framework: it answers the plaintext, json and io-wait paths and 404 otherwise.
+Not a framework: it answers the plaintext, json, middleware and io-wait paths and 404
+otherwise.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ import asyncio
 from typing import Any
 
 from bench.peers import _common as c
-from kettle import Kettle, Request, TextResponse
+from kettle import JSONResponse, Kettle, Request, TextResponse
 from kettle.json import encode_json
+from kettle.responses import _json_answer
 from kettle.servers.asgi import ASGIRequest
 
 _API = c.raw(c.KETTLE_API)
@@ -47,7 +50,40 @@ async def io_wait(req: Request) -> TextResponse:
     return TextResponse(c.MESSAGE)
 
 
-_HANDLERS: dict[str, Any] = {"/plaintext": plaintext, "/json": json, "/io": io_wait}
+async def _noop(req: Request, call_next: Any) -> Any:
+    return await call_next(req)
+
+
+async def _json_leaf(req: Request) -> JSONResponse:
+    # Behind middleware the API gives call_next's caller a Response, so the dict becomes
+    # one, built the fastest way kettle knows.
+    return _json_answer(await json(req))
+
+
+def _link(layer: Any, call_next: Any) -> Any:
+    def link(req: Request) -> Any:
+        return layer(req, call_next)
+
+    return link
+
+
+def _layered(depth: int) -> Any:
+    """The middleware scenario's floor: ``depth`` no-op layers, each handed the next as a
+    plain function returning its coroutine. No error guards: an exception in a layer would
+    pass through the layers around it (kettle turns it into a response its outer layers
+    see, at the price of a coroutine frame per layer)."""
+    chain: Any = _json_leaf
+    for _ in range(depth):
+        chain = _link(_noop, chain)
+    return chain
+
+
+_HANDLERS: dict[str, Any] = {
+    "/plaintext": plaintext,
+    "/json": json,
+    "/io": io_wait,
+    "/mw/json": _layered(c.MIDDLEWARE_DEPTH),
+}
 
 
 async def _lifespan(receive: Any, send: Any) -> None:
