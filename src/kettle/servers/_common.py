@@ -25,11 +25,10 @@ __all__ = [
     "JSON_TYPE",
     "TEST_CLIENT",
     "close_stream",
-    "freeze_heap",
     "head_refusal",
     "pump",
-    "run_lifespan_step",
-    "thaw_heap",
+    "start_app",
+    "stop_app",
 ]
 
 logger = logging.getLogger("kettle.server")
@@ -38,7 +37,7 @@ JSON_TYPE = JSONResponse._content_type_pair
 #: Where a router's or route's own SecurityHeaders marks the response it dressed.
 DRESSED = "kettle.security_headers"
 #: The lifespan-scope extension kettle's test clients declare: the app's heap is not
-#: frozen under them (see :func:`freeze_heap`).
+#: frozen under them (see :func:`start_app`).
 TEST_CLIENT = "kettle.test_client"
 
 
@@ -117,39 +116,43 @@ async def pump(
     raise error
 
 
-async def run_lifespan_step(step: Callable[[], Awaitable[None]], name: str) -> str | None:
-    """Run ``app.startup`` or ``app.shutdown``; ``None``, or what went wrong (logged)."""
+async def start_app(app: Kettle, *, freeze: bool = True) -> str | None:
+    """Run ``app.startup`` for a server; ``None``, or what went wrong (logged).
+
+    Once startup has succeeded, and unless ``freeze`` is false (the test clients) or
+    ``GC_FREEZE`` is off, collect once and move every object alive into the collector's
+    permanent generation. What is alive then (routes, compiled templates, pools, imported
+    modules) lives as long as the worker, yet a full collection walks it all: with 1,000
+    requests in flight their objects reach the old generations, full collections run
+    often, and the walk over an app's heap cost more than the requests did (io-wait on
+    uvicorn: 12.1 k req/s before, 14.5 k after; docs/performance.md). Frozen objects are
+    never collected, so garbage is collected first. The test clients start many apps in
+    one process: each would be kept alive and each start would walk the whole heap.
+    """
+    failure = await _lifespan_step(app.startup, "startup")
+    if failure is None and freeze and app.config["GC_FREEZE"]:
+        gc.collect()
+        gc.freeze()
+        app._heap_frozen = True
+    return failure
+
+
+async def stop_app(app: Kettle) -> str | None:
+    """Run ``app.shutdown`` for a server; ``None``, or what went wrong (logged).
+
+    First give the collector back what :func:`start_app` froze, so a process that goes on
+    after the app (an embedded server) can free it.
+    """
+    if app._heap_frozen:
+        app._heap_frozen = False
+        gc.unfreeze()
+    return await _lifespan_step(app.shutdown, "shutdown")
+
+
+async def _lifespan_step(step: Callable[[], Awaitable[None]], name: str) -> str | None:
     try:
         await step()
     except BaseException as exc:
         logger.exception("%s failed", name)
         return f"{type(exc).__name__}: {exc}"
     return None
-
-
-def freeze_heap(app: Kettle) -> None:
-    """After a successful startup under a server: collect once, then move every object
-    alive into the collector's permanent generation (``GC_FREEZE``, on by default).
-
-    What is alive at this point (routes, compiled templates, pools, imported modules)
-    lives as long as the worker, yet a full collection walks it all. With 1,000 requests
-    in flight their objects reach the old generations, full collections run often, and
-    the walk over an app's heap cost more than the requests did (io-wait on uvicorn:
-    12.1 k req/s before, 14.5 k after; docs/performance.md). Frozen objects are never
-    collected, so garbage is collected first. Not under the test clients, which start
-    many apps in one process: each would be kept alive and each start would walk the
-    test process's whole heap.
-    """
-    if app.config["GC_FREEZE"]:
-        gc.collect()
-        gc.freeze()
-        app._heap_frozen = True
-
-
-def thaw_heap(app: Kettle) -> None:
-    """At shutdown, give the collector back what :func:`freeze_heap` froze, so a process
-    that goes on after the app (an embedded server) can free it.
-    """
-    if app._heap_frozen:
-        app._heap_frozen = False
-        gc.unfreeze()

@@ -22,11 +22,10 @@ from ._common import (
     JSON_TYPE,
     TEST_CLIENT,
     close_stream,
-    freeze_heap,
     head_refusal,
     pump,
-    run_lifespan_step,
-    thaw_heap,
+    start_app,
+    stop_app,
 )
 
 if TYPE_CHECKING:
@@ -245,16 +244,13 @@ async def _lifespan(app: Kettle, scope: Scope, receive: Receive, send: Send) -> 
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            failure = await run_lifespan_step(app.startup, "startup")
+            failure = await start_app(app, freeze=under_server)
             if failure is not None:
                 await send({"type": "lifespan.startup.failed", "message": failure})
                 return
-            if under_server:
-                freeze_heap(app)
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            thaw_heap(app)
-            failure = await run_lifespan_step(app.shutdown, "shutdown")
+            failure = await stop_app(app)
             if failure is None:
                 await send({"type": "lifespan.shutdown.complete"})
             else:

@@ -28,15 +28,7 @@ from ..exceptions import BadRequest, ClientDisconnect, HTTPError
 from ..json import encode_json
 from ..requests import Request
 from ..responses import Response, coerce_response
-from ._common import (
-    DRESSED,
-    close_stream,
-    freeze_heap,
-    head_refusal,
-    pump,
-    run_lifespan_step,
-    thaw_heap,
-)
+from ._common import DRESSED, close_stream, head_refusal, pump, start_app, stop_app
 from ._rsgi_bridge import (
     STR_LENGTHS,
     WireHeaders,
@@ -163,16 +155,14 @@ class RSGIApp:
 
     def __rsgi_init__(self: Kettle, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[misc]
         """Run the app's startup (granian calls this in each worker before serving)."""
-        if loop.run_until_complete(run_lifespan_step(self.startup, "startup")) is not None:
+        if loop.run_until_complete(start_app(self)) is not None:
             # Logged already; a worker that cannot start must not serve (as the ASGI
             # lifespan's startup.failed stops it).
             raise SystemExit(1)
-        freeze_heap(self)
 
     def __rsgi_del__(self: Kettle, loop: asyncio.AbstractEventLoop) -> None:  # type: ignore[misc]
         """Run the app's shutdown (granian calls this when a worker stops)."""
-        thaw_heap(self)
-        loop.run_until_complete(run_lifespan_step(self.shutdown, "shutdown"))
+        loop.run_until_complete(stop_app(self))
 
     # PERF: one flat function on purpose, like ASGIApp.__call__; see that for the steps.
     async def __rsgi__(self: Kettle, rsgi: RSGIScope, protocol: HTTPProtocol) -> None:  # type: ignore[misc]  # noqa: C901
